@@ -1,0 +1,244 @@
+//! Incremental decoding of the byte stream into messages.
+//!
+//! Owns framing: the protoheader, the JSON header's extent, the content's
+//! extent, and the limits on each. It does not own what a message means (see
+//! [`crate::service`]) nor where bytes come from.
+//!
+//! ```text
+//!  state:   Start ──2 bytes──> Header{end} ──N bytes──> Content{start,end} ──len bytes──> Start
+//!  checks:  N != 0, N <= max_header   header valid,          (nothing buffered past
+//!                                     len <= max_content      the content's end)
+//! ```
+//!
+//! [`Decoder`] works on a slice the caller owns and remembers how far it got,
+//! so feeding a message one byte at a time parses its header once.
+//! [`StreamDecoder`] adds a buffer for the bytes of an unfinished message and
+//! decodes straight out of the caller's chunk when it can.
+
+use std::ops::ControlFlow;
+
+use crate::{Header, Limits, ProtoError};
+
+/// Length of the protoheader.
+const PROTOHEADER_LEN: usize = 2;
+
+/// One complete message, borrowed from the decoder (its header) and from the
+/// bytes it was decoded from (its content).
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// The validated JSON header.
+    pub header: &'a Header,
+    /// Exactly `header.content_length` bytes of content.
+    pub content: &'a [u8],
+    /// Bytes the whole message took on the wire, protoheader included.
+    pub len: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for the 2-byte protoheader.
+    Start,
+    /// Waiting for the JSON header, which ends at `end`.
+    Header { end: usize },
+    /// Header parsed; waiting for content `start..end`.
+    Content { start: usize, end: usize },
+}
+
+/// A sans-IO incremental decoder over a caller-owned byte slice.
+///
+/// Call [`Decoder::decode`] with the bytes received so far, starting at the
+/// first byte of the current message; `Ok(None)` means "need more bytes".
+/// After `Ok(Some(frame))`, drop `frame.len` bytes from the front and go on.
+/// After an error the stream cannot be resynchronised: close it.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    limits: Limits,
+    state: State,
+    header: Header,
+}
+
+impl Decoder {
+    /// A decoder enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            state: State::Start,
+            header: Header::default(),
+        }
+    }
+
+    /// The limits this decoder enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Decodes the message at the front of `src`, if it is complete.
+    ///
+    /// The header is validated, and its `content-length` checked against
+    /// the limit, as soon as the header's bytes are in `src`, whether or not
+    /// any content has arrived.
+    pub fn decode<'a>(&'a mut self, src: &'a [u8]) -> Result<Option<Frame<'a>>, ProtoError> {
+        loop {
+            match self.state {
+                State::Start => match self.protoheader(src) {
+                    Ok(Some(end)) => self.state = State::Header { end },
+                    other => return other.map(|_| None),
+                },
+                State::Header { end } => {
+                    let Some(bytes) = src.get(PROTOHEADER_LEN..end) else {
+                        return Ok(None);
+                    };
+                    if let Err(e) = self.header.parse_into(bytes, &self.limits) {
+                        self.state = State::Start;
+                        return Err(e);
+                    }
+                    // The length was checked against the limit, so this
+                    // cannot overflow on any platform that can hold it.
+                    let content_end = end.saturating_add(self.header.content_length);
+                    self.state = State::Content {
+                        start: end,
+                        end: content_end,
+                    };
+                }
+                State::Content { start, end } => {
+                    let Some(content) = src.get(start..end) else {
+                        return Ok(None);
+                    };
+                    self.state = State::Start;
+                    return Ok(Some(Frame {
+                        header: &self.header,
+                        content,
+                        len: end,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Reads the protoheader: `Ok(Some(end of JSON header))` once it is in.
+    fn protoheader(&self, src: &[u8]) -> Result<Option<usize>, ProtoError> {
+        let Some(&[hi, lo]) = src.get(..PROTOHEADER_LEN) else {
+            return Ok(None);
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        if len == 0 {
+            return Err(ProtoError::EmptyHeader);
+        }
+        if len > self.limits.max_header {
+            return Err(ProtoError::HeaderTooLong {
+                len,
+                limit: self.limits.max_header,
+            });
+        }
+        Ok(Some(PROTOHEADER_LEN + len))
+    }
+
+    /// Whether the decoder is partway through a message (it has seen at
+    /// least its protoheader).
+    pub fn is_mid_message(&self) -> bool {
+        self.state != State::Start
+    }
+}
+
+/// A [`Decoder`] with a buffer of its own for the bytes of a message that
+/// has not fully arrived.
+///
+/// Complete messages are decoded straight out of the chunk passed to
+/// [`StreamDecoder::feed`]; only an unfinished tail (or what the caller chose
+/// not to process yet) is copied. The buffer never holds more than one
+/// unfinished message (bounded by [`Limits::max_message`]) plus whatever the
+/// caller declined to process.
+#[derive(Debug, Clone)]
+pub struct StreamDecoder {
+    decoder: Decoder,
+    buf: Vec<u8>,
+    /// Bytes at the front of `buf` already decoded and handed out.
+    start: usize,
+}
+
+impl StreamDecoder {
+    /// A stream decoder enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            decoder: Decoder::new(limits),
+            buf: Vec::new(),
+            start: 0,
+        }
+    }
+
+    /// The limits this decoder enforces.
+    pub fn limits(&self) -> &Limits {
+        self.decoder.limits()
+    }
+
+    /// Appends `chunk` to the stream and calls `on_frame` for each complete
+    /// message, in order, until the bytes run out or `on_frame` returns
+    /// `Break`. Bytes not yet decoded stay buffered for the next call; call
+    /// with an empty chunk to resume after a `Break`.
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut on_frame: impl FnMut(Frame<'_>) -> ControlFlow<()>,
+    ) -> Result<(), ProtoError> {
+        if self.buffered() == 0 {
+            self.buf.clear();
+            self.start = 0;
+            let used = decode_all(&mut self.decoder, chunk, &mut on_frame)?;
+            self.buf.extend_from_slice(&chunk[used..]);
+            return Ok(());
+        }
+        if !chunk.is_empty() {
+            self.buf.drain(..self.start);
+            self.start = 0;
+            self.buf.extend_from_slice(chunk);
+        }
+        let used = decode_all(&mut self.decoder, &self.buf[self.start..], &mut on_frame)?;
+        self.start += used;
+        Ok(())
+    }
+
+    /// Bytes received but not yet handed out as messages.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Whether the stream stopped inside a message, at EOF: an error naming
+    /// how much of it had arrived.
+    pub fn finish(&self) -> Result<(), ProtoError> {
+        match self.buffered() {
+            0 => Ok(()),
+            buffered => Err(ProtoError::Truncated { buffered }),
+        }
+    }
+
+    /// Frees the buffer when it is empty and larger than `keep` bytes, so an
+    /// idle connection does not hold the memory of its largest message.
+    pub fn release_idle(&mut self, keep: usize) {
+        if self.buffered() == 0 && self.buf.capacity() > keep {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
+    }
+
+    /// Bytes of heap this decoder holds.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+}
+
+/// Decodes messages from the front of `src` until it runs out or `on_frame`
+/// breaks; returns the bytes consumed.
+fn decode_all(
+    decoder: &mut Decoder,
+    src: &[u8],
+    on_frame: &mut impl FnMut(Frame<'_>) -> ControlFlow<()>,
+) -> Result<usize, ProtoError> {
+    let mut used = 0;
+    while let Some(frame) = decoder.decode(&src[used..])? {
+        used += frame.len;
+        if on_frame(frame).is_break() {
+            break;
+        }
+    }
+    Ok(used)
+}

@@ -1,0 +1,177 @@
+//! Writing messages, byte-identical to what the reference programs send.
+//!
+//! Owns the protoheader, the JSON header's key order and separators, and the
+//! two request shapes the reference client sends. Everything is appended to
+//! a caller-owned `Vec<u8>`, so a caller that reuses its buffer encodes
+//! without allocating. It does not own what a response says (see
+//! [`crate::service`]).
+
+use crate::header::{ByteOrder, CONTENT_TYPE_JSON};
+use crate::json;
+use crate::ProtoError;
+
+/// Content type the reference client uses for its binary requests.
+pub const CLIENT_BINARY_TYPE: &str = "binary/custom-client-binary-type";
+/// Content encoding the reference programs name for binary content.
+pub const BINARY_ENCODING: &str = "binary";
+/// Content encoding of every JSON content sockmux writes.
+pub const JSON_ENCODING: &str = "utf-8";
+
+/// The largest JSON header the 2-byte protoheader can announce.
+const MAX_HEADER: usize = u16::MAX as usize;
+
+/// Appends a whole message: protoheader, JSON header, then the content,
+/// given as `parts` written back to back (so callers need not join them).
+///
+/// Fails, leaving `out` as it was, if the JSON header would be longer than
+/// 65,535 bytes (a very long `content_type`, say); it never truncates.
+pub fn message(
+    out: &mut Vec<u8>,
+    content_type: &str,
+    content_encoding: &str,
+    parts: &[&[u8]],
+    keep_alive: bool,
+) -> Result<(), ProtoError> {
+    let len = parts.iter().map(|p| p.len()).sum();
+    header(out, content_type, content_encoding, len, keep_alive)?;
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    Ok(())
+}
+
+/// Appends a `text/json` message whose content `write_content` appends.
+///
+/// The content is written first and the header rotated in front of it, so
+/// no scratch buffer is needed to learn the content's length.
+pub fn json_message(
+    out: &mut Vec<u8>,
+    keep_alive: bool,
+    write_content: impl FnOnce(&mut Vec<u8>),
+) -> Result<(), ProtoError> {
+    let start = out.len();
+    write_content(out);
+    let content_len = out.len() - start;
+    if let Err(e) = header(
+        out,
+        CONTENT_TYPE_JSON,
+        JSON_ENCODING,
+        content_len,
+        keep_alive,
+    ) {
+        out.truncate(start);
+        return Err(e);
+    }
+    let header_len = out.len() - start - content_len;
+    out[start..].rotate_right(header_len);
+    Ok(())
+}
+
+/// Appends the request the reference client sends for `search VALUE`:
+/// `{"action": "search", "value": VALUE}` as `text/json`.
+pub fn search_request(value: &str, keep_alive: bool, out: &mut Vec<u8>) -> Result<(), ProtoError> {
+    json_message(out, keep_alive, |out| {
+        out.extend_from_slice(b"{");
+        json::write_key(out, "action");
+        json::write_str(out, "search");
+        out.extend_from_slice(b", ");
+        json::write_key(out, "value");
+        json::write_str(out, value);
+        out.extend_from_slice(b"}");
+    })
+}
+
+/// Appends the request the reference client sends for any action other than
+/// `search`: the UTF-8 bytes of `action + value` as
+/// `binary/custom-client-binary-type`.
+pub fn binary_request(
+    action: &str,
+    value: &str,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), ProtoError> {
+    message(
+        out,
+        CLIENT_BINARY_TYPE,
+        BINARY_ENCODING,
+        &[action.as_bytes(), value.as_bytes()],
+        keep_alive,
+    )
+}
+
+/// Appends the protoheader and JSON header for a message of `content_len`
+/// bytes, keys in the reference order, `keep-alive` last and only when set.
+fn header(
+    out: &mut Vec<u8>,
+    content_type: &str,
+    content_encoding: &str,
+    content_len: usize,
+    keep_alive: bool,
+) -> Result<(), ProtoError> {
+    let start = out.len();
+    out.extend_from_slice(&[0, 0]);
+    out.push(b'{');
+    json::write_key(out, "byteorder");
+    json::write_str(out, ByteOrder::native().as_str());
+    out.extend_from_slice(b", ");
+    json::write_key(out, "content-type");
+    json::write_str(out, content_type);
+    out.extend_from_slice(b", ");
+    json::write_key(out, "content-encoding");
+    json::write_str(out, content_encoding);
+    out.extend_from_slice(b", ");
+    json::write_key(out, "content-length");
+    json::write_u64(out, content_len as u64);
+    if keep_alive {
+        out.extend_from_slice(b", ");
+        json::write_key(out, "keep-alive");
+        out.extend_from_slice(b"true");
+    }
+    out.push(b'}');
+    let len = out.len() - start - 2;
+    match u16::try_from(len) {
+        Ok(n) => {
+            out[start..start + 2].copy_from_slice(&n.to_be_bytes());
+            Ok(())
+        }
+        Err(_) => {
+            out.truncate(start);
+            Err(ProtoError::HeaderTooLong {
+                len,
+                limit: MAX_HEADER,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_the_reference_search_request() {
+        let mut out = Vec::new();
+        search_request("morpheus", false, &mut out).expect("encodes");
+        let expected: &[u8] = b"\x00g{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-encoding\": \"utf-8\", \"content-length\": 41}{\"action\": \"search\", \"value\": \"morpheus\"}";
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn puts_keep_alive_last() {
+        let mut out = Vec::new();
+        message(&mut out, "a", "b", &[b"x", b"y"], true).expect("encodes");
+        assert!(out.ends_with(b"\"content-length\": 2, \"keep-alive\": true}xy"));
+    }
+
+    #[test]
+    fn refuses_a_header_over_65535_bytes_and_leaves_out_untouched() {
+        let mut out = b"kept".to_vec();
+        let long_type = "t".repeat(70_000);
+        let err = message(&mut out, &long_type, "binary", &[b"x"], false).expect_err("too long");
+        assert!(matches!(
+            err,
+            ProtoError::HeaderTooLong { limit: 65_535, .. }
+        ));
+        assert_eq!(out, b"kept");
+    }
+}

@@ -1,0 +1,295 @@
+//! The JSON header: its required keys, the optional `keep-alive` key, and the
+//! rules for each value. Unknown keys are ignored.
+//!
+//! Owns validation of one header's bytes into a [`Header`]. It does not own
+//! framing (see [`crate::decode`]) or emission (see [`crate::encode`]).
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::{Limits, ProtoError};
+
+/// The content type whose content is JSON text; every other type is binary.
+pub const CONTENT_TYPE_JSON: &str = "text/json";
+
+/// The sender's native byte order, as the reference programs report it.
+/// Informational only: nothing in the format depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteOrder {
+    /// `"little"`.
+    Little,
+    /// `"big"`.
+    Big,
+}
+
+impl ByteOrder {
+    /// The byte order of the machine this code runs on, which is what the
+    /// reference programs send (`sys.byteorder`).
+    pub const fn native() -> Self {
+        if cfg!(target_endian = "big") {
+            Self::Big
+        } else {
+            Self::Little
+        }
+    }
+
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Little => "little",
+            Self::Big => "big",
+        }
+    }
+}
+
+/// A validated JSON header.
+///
+/// The decoder keeps one and overwrites it for each message, so its strings
+/// keep their capacity and steady-state decoding does not allocate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// `byteorder`.
+    pub byteorder: ByteOrder,
+    /// `content-type`.
+    pub content_type: String,
+    /// `content-encoding`.
+    pub content_encoding: String,
+    /// `content-length`, already checked against [`Limits::max_content`].
+    pub content_length: usize,
+    /// `keep-alive` (sockmux extension); `false` when absent.
+    pub keep_alive: bool,
+}
+
+impl Default for Header {
+    fn default() -> Self {
+        Self {
+            byteorder: ByteOrder::native(),
+            content_type: String::new(),
+            content_encoding: String::new(),
+            content_length: 0,
+            keep_alive: false,
+        }
+    }
+}
+
+/// The keys we read, each kept as unparsed JSON so that every type error
+/// gets its own message.
+#[derive(Deserialize)]
+struct RawHeader<'a> {
+    #[serde(borrow)]
+    byteorder: Option<&'a RawValue>,
+    #[serde(borrow, rename = "content-type")]
+    content_type: Option<&'a RawValue>,
+    #[serde(borrow, rename = "content-encoding")]
+    content_encoding: Option<&'a RawValue>,
+    #[serde(borrow, rename = "content-length")]
+    content_length: Option<&'a RawValue>,
+    #[serde(borrow, rename = "keep-alive")]
+    keep_alive: Option<&'a RawValue>,
+}
+
+impl Header {
+    /// Whether the content is JSON text (`content-type` is `text/json`).
+    pub fn is_json(&self) -> bool {
+        self.content_type == CONTENT_TYPE_JSON
+    }
+
+    /// Parses and validates `bytes`, a whole JSON header, into `self`.
+    ///
+    /// On error `self` is left in an unspecified but valid state.
+    pub fn parse_into(&mut self, bytes: &[u8], limits: &Limits) -> Result<(), ProtoError> {
+        if bytes.is_empty() {
+            return Err(ProtoError::EmptyHeader);
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| ProtoError::HeaderNotUtf8)?;
+        let raw: RawHeader<'_> = parse_object(text).map_err(|e| match e {
+            ObjectError::NotObject => ProtoError::HeaderNotObject,
+            ObjectError::Json(detail) => ProtoError::HeaderNotJson { detail },
+        })?;
+
+        // Checked in the order the reference programs check them.
+        let byteorder = required(raw.byteorder, "byteorder")?;
+        let content_length = required(raw.content_length, "content-length")?;
+        let content_type = required(raw.content_type, "content-type")?;
+        let content_encoding = required(raw.content_encoding, "content-encoding")?;
+
+        self.byteorder = match serde_json::from_str::<&str>(byteorder.get()) {
+            Ok("little") => ByteOrder::Little,
+            Ok("big") => ByteOrder::Big,
+            _ => {
+                return Err(ProtoError::HeaderKeyType {
+                    key: "byteorder",
+                    expected: "\"little\" or \"big\"",
+                })
+            }
+        };
+        self.content_length = content_length_value(content_length, limits)?;
+        string_into(content_type, "content-type", &mut self.content_type)?;
+        string_into(
+            content_encoding,
+            "content-encoding",
+            &mut self.content_encoding,
+        )?;
+        self.keep_alive = match raw.keep_alive.map(RawValue::get) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ProtoError::HeaderKeyType {
+                    key: "keep-alive",
+                    expected: "true or false",
+                })
+            }
+        };
+        if self.is_json() && !is_utf8_label(&self.content_encoding) {
+            return Err(ProtoError::UnsupportedEncoding {
+                encoding: self.content_encoding.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why a JSON text did not yield the object we wanted.
+pub(crate) enum ObjectError {
+    /// Valid JSON of another kind (array, string, number …).
+    NotObject,
+    /// Not JSON, or an object whose keys break the expected shape; the
+    /// parser's own words.
+    Json(String),
+}
+
+/// Parses `text` as a JSON object into `T`, telling "not JSON" apart from
+/// "JSON but not an object". serde would also accept an array for a struct;
+/// the protocol does not.
+pub(crate) fn parse_object<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, ObjectError> {
+    match serde_json::from_str::<T>(text) {
+        Ok(value) if text.trim_start().starts_with('{') => Ok(value),
+        Ok(_) => Err(ObjectError::NotObject),
+        Err(e) if e.is_data() => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            // Valid JSON that did not fit: a non-object, or an object whose
+            // shape broke serde's rules (a duplicate key).
+            Ok(_) if !text.trim_start().starts_with('{') => Err(ObjectError::NotObject),
+            _ => Err(ObjectError::Json(e.to_string())),
+        },
+        Err(e) => Err(ObjectError::Json(e.to_string())),
+    }
+}
+
+fn required<'a>(
+    value: Option<&'a RawValue>,
+    key: &'static str,
+) -> Result<&'a RawValue, ProtoError> {
+    value.ok_or(ProtoError::MissingHeaderKey { key })
+}
+
+/// Decodes a JSON string value into `dest`, reusing its capacity.
+fn string_into(raw: &RawValue, key: &'static str, dest: &mut String) -> Result<(), ProtoError> {
+    let wrong_type = ProtoError::HeaderKeyType {
+        key,
+        expected: "a string",
+    };
+    dest.clear();
+    match serde_json::from_str::<&str>(raw.get()) {
+        Ok(s) => dest.push_str(s),
+        // A string with escapes cannot be borrowed; decode it the slow way.
+        Err(_) => {
+            dest.push_str(&serde_json::from_str::<String>(raw.get()).map_err(|_| wrong_type)?)
+        }
+    }
+    Ok(())
+}
+
+fn content_length_value(raw: &RawValue, limits: &Limits) -> Result<usize, ProtoError> {
+    let text = raw.get();
+    let is_number = text.starts_with(|c: char| c == '-' || c.is_ascii_digit());
+    if !is_number {
+        return Err(ProtoError::HeaderKeyType {
+            key: "content-length",
+            expected: "a non-negative integer",
+        });
+    }
+    if text.starts_with('-') {
+        return Err(ProtoError::NegativeContentLength);
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ProtoError::ContentLengthNotInteger);
+    }
+    // All digits: the only way to fail is to overflow, which is above any limit.
+    let len = text.parse::<u64>().unwrap_or(u64::MAX);
+    match usize::try_from(len) {
+        Ok(n) if n <= limits.max_content => Ok(n),
+        _ => Err(ProtoError::ContentTooLong {
+            len,
+            limit: limits.max_content,
+        }),
+    }
+}
+
+/// Whether `label` names UTF-8 in one of the spellings Python's codec
+/// registry accepts for it.
+fn is_utf8_label(label: &str) -> bool {
+    ["utf-8", "utf8", "utf_8"]
+        .iter()
+        .any(|known| label.eq_ignore_ascii_case(known))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Header, ProtoError> {
+        let mut header = Header::default();
+        header
+            .parse_into(text.as_bytes(), &Limits::default())
+            .map(|()| header)
+    }
+
+    const GOOD: &str = r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 41}"#;
+
+    #[test]
+    fn parses_the_reference_request_header() {
+        let header = parse(GOOD).expect("valid header");
+        assert_eq!(header.byteorder, ByteOrder::Little);
+        assert_eq!(header.content_type, "text/json");
+        assert_eq!(header.content_encoding, "utf-8");
+        assert_eq!(header.content_length, 41);
+        assert!(!header.keep_alive);
+    }
+
+    #[test]
+    fn ignores_unknown_keys_and_reads_keep_alive() {
+        let text = r#"{"x-trace": [1, {"a": null}], "keep-alive": true, "byteorder": "big", "content-type": "binary/x", "content-encoding": "binary", "content-length": 0}"#;
+        let header = parse(text).expect("valid header");
+        assert!(header.keep_alive);
+        assert_eq!(header.byteorder, ByteOrder::Big);
+        assert!(!header.is_json());
+    }
+
+    #[test]
+    fn decodes_escaped_strings() {
+        let text = r#"{"byteorder": "little", "content-type": "bin\u0061ry/\"x\"", "content-encoding": "binary", "content-length": 1}"#;
+        assert_eq!(parse(text).expect("valid").content_type, "binary/\"x\"");
+    }
+
+    #[test]
+    fn reports_the_first_missing_key_in_reference_order() {
+        assert_eq!(
+            parse("{}"),
+            Err(ProtoError::MissingHeaderKey { key: "byteorder" })
+        );
+        let no_length =
+            r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8"}"#;
+        assert_eq!(
+            parse(no_length),
+            Err(ProtoError::MissingHeaderKey {
+                key: "content-length"
+            })
+        );
+    }
+
+    #[test]
+    fn accepts_utf8_spellings_case_insensitively() {
+        let text = GOOD.replace("utf-8", "UTF8");
+        assert!(parse(&text).is_ok());
+    }
+}

@@ -1,0 +1,223 @@
+//! The search service: a request in, a response out, no I/O.
+//!
+//! Owns what a request means and what the answer says, with the table as
+//! data. It does not own framing or connection lifetime: a session decides
+//! when to close.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use thiserror::Error;
+
+use crate::encode::{self, BINARY_ENCODING};
+use crate::header::{parse_object, ObjectError};
+use crate::{json, Frame, ProtoError};
+
+/// Content type of the server's binary responses.
+pub const SERVER_BINARY_TYPE: &str = "binary/custom-server-binary-type";
+/// Text in front of the first bytes of a binary request, in its response.
+const BINARY_PREFIX: &[u8] = b"First 10 bytes of request: ";
+/// How many bytes of a binary request its response echoes.
+const BINARY_ECHO_LEN: usize = 10;
+
+/// The search table: keys to answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table(HashMap<String, String>);
+
+/// A table file that is not a JSON object of strings to strings.
+#[derive(Debug, Error)]
+#[error("not a JSON object of strings to strings: {0}")]
+pub struct TableError(#[from] serde_json::Error);
+
+impl Table {
+    /// The three entries the reference server answers from.
+    pub fn builtin() -> Self {
+        Self::from_entries([
+            ("morpheus", "Follow the white rabbit. \u{1f430}"),
+            (
+                "ring",
+                "In the caves beneath the Misty Mountains. \u{1f48d}",
+            ),
+            ("\u{1f436}", "\u{1f43e} Playing ball! \u{1f3d0}"),
+        ])
+    }
+
+    /// A table of the given entries.
+    pub fn from_entries<K: Into<String>, V: Into<String>>(
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+
+    /// Parses a JSON object of string keys to string values.
+    pub fn from_json(text: &str) -> Result<Self, TableError> {
+        Ok(Self(serde_json::from_str(text)?))
+    }
+
+    /// The answer for `key`. As in the reference server, an empty answer
+    /// counts as no answer.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the table has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A request, borrowed from the frame it was decoded from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// `text/json` `{"action": "search", "value": V}`.
+    Search {
+        /// The key to look up.
+        value: Cow<'a, str>,
+    },
+    /// `text/json` with an action other than `search`.
+    OtherAction {
+        /// The action named.
+        action: Cow<'a, str>,
+    },
+    /// Any other content type.
+    Binary {
+        /// The content.
+        content: &'a [u8],
+    },
+}
+
+#[derive(Deserialize)]
+struct RawRequest<'a> {
+    #[serde(borrow)]
+    action: Option<&'a RawValue>,
+    #[serde(borrow)]
+    value: Option<&'a RawValue>,
+}
+
+impl<'a> Request<'a> {
+    /// Reads the request a frame carries, or says what is wrong with it.
+    pub fn parse(frame: &Frame<'a>) -> Result<Self, ProtoError> {
+        if frame.content.is_empty() {
+            return Err(ProtoError::EmptyContent);
+        }
+        if !frame.header.is_json() {
+            return Ok(Self::Binary {
+                content: frame.content,
+            });
+        }
+        // The header check already refused every encoding but UTF-8.
+        let text = std::str::from_utf8(frame.content).map_err(|_| ProtoError::ContentNotUtf8)?;
+        let raw: RawRequest<'a> = parse_object(text).map_err(|e| match e {
+            ObjectError::NotObject => ProtoError::ContentNotObject,
+            ObjectError::Json(detail) => ProtoError::ContentNotJson { detail },
+        })?;
+        let action = string_field(raw.action, "action")?;
+        if action != "search" {
+            return Ok(Self::OtherAction { action });
+        }
+        let value = string_field(raw.value, "value")?;
+        Ok(Self::Search { value })
+    }
+}
+
+fn string_field<'a>(
+    raw: Option<&'a RawValue>,
+    field: &'static str,
+) -> Result<Cow<'a, str>, ProtoError> {
+    let raw = raw.ok_or(ProtoError::MissingField { field })?;
+    let not_string = ProtoError::FieldNotString { field };
+    if let Ok(s) = serde_json::from_str::<&'a str>(raw.get()) {
+        return Ok(Cow::Borrowed(s));
+    }
+    // A string with escapes cannot be borrowed from the input.
+    serde_json::from_str::<String>(raw.get())
+        .map(Cow::Owned)
+        .map_err(|_| not_string)
+}
+
+/// The search service over one table.
+#[derive(Debug, Clone)]
+pub struct SearchService {
+    table: Table,
+}
+
+impl SearchService {
+    /// A service answering from `table`.
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    /// The table answers come from.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Appends the response to `request` to `out`, carrying `keep-alive`
+    /// when `keep_alive` is set.
+    pub fn respond(
+        &self,
+        request: &Request<'_>,
+        keep_alive: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ProtoError> {
+        match request {
+            Request::Search { value } => match self.table.get(value) {
+                Some(answer) => result_message(out, keep_alive, |w| w.write_str(answer)),
+                None => result_message(out, keep_alive, |w| write!(w, "No match for \"{value}\".")),
+            },
+            Request::OtherAction { action } => result_message(out, keep_alive, |w| {
+                write!(w, "Error: invalid action \"{action}\".")
+            }),
+            Request::Binary { content } => {
+                let head = &content[..content.len().min(BINARY_ECHO_LEN)];
+                encode::message(
+                    out,
+                    SERVER_BINARY_TYPE,
+                    BINARY_ENCODING,
+                    &[BINARY_PREFIX, head],
+                    keep_alive,
+                )
+            }
+        }
+    }
+}
+
+/// Appends the error response for `err`: `{"result": "Error: <err>."}`,
+/// without `keep-alive`, since the connection closes after it.
+pub fn error_response(err: &ProtoError, out: &mut Vec<u8>) -> Result<(), ProtoError> {
+    result_message(out, false, |w| write!(w, "Error: {err}."))
+}
+
+/// Appends a `text/json` message `{"result": TEXT}`, TEXT formatted by
+/// `text` straight into the buffer, escaped.
+fn result_message(
+    out: &mut Vec<u8>,
+    keep_alive: bool,
+    text: impl FnOnce(&mut json::EscapingWriter<'_>) -> std::fmt::Result,
+) -> Result<(), ProtoError> {
+    encode::json_message(out, keep_alive, |out| {
+        out.extend_from_slice(b"{");
+        json::write_key(out, "result");
+        out.push(b'"');
+        // Writing into a Vec cannot fail.
+        let _ = text(&mut json::EscapingWriter(out));
+        out.push(b'"');
+        out.extend_from_slice(b"}");
+    })
+}
