@@ -1,1 +1,1 @@
-//! placeholder
+//! sockmux clients (later issue).

@@ -73,19 +73,39 @@ impl Default for Header {
 }
 
 /// The keys we read, each kept as unparsed JSON so that every type error
-/// gets its own message.
+/// gets its own message. A key whose value is `null` is present (as it is
+/// to the reference programs), so it gets a type error, not "missing".
 #[derive(Deserialize)]
 struct RawHeader<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     byteorder: Option<&'a RawValue>,
-    #[serde(borrow, rename = "content-type")]
+    #[serde(default, borrow, deserialize_with = "present", rename = "content-type")]
     content_type: Option<&'a RawValue>,
-    #[serde(borrow, rename = "content-encoding")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "present",
+        rename = "content-encoding"
+    )]
     content_encoding: Option<&'a RawValue>,
-    #[serde(borrow, rename = "content-length")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "present",
+        rename = "content-length"
+    )]
     content_length: Option<&'a RawValue>,
-    #[serde(borrow, rename = "keep-alive")]
+    #[serde(default, borrow, deserialize_with = "present", rename = "keep-alive")]
     keep_alive: Option<&'a RawValue>,
+}
+
+/// Reads a key's value, `null` included, as `Some`. Plain `Option` would
+/// turn `null` into `None`, indistinguishable from an absent key.
+pub(crate) fn present<'de, D>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    <&'de RawValue>::deserialize(deserializer).map(Some)
 }
 
 impl Header {

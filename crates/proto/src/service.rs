@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::encode::{self, BINARY_ENCODING};
-use crate::header::{parse_object, ObjectError};
+use crate::header::{parse_object, present, ObjectError};
 use crate::{json, Frame, ProtoError};
 
 /// Content type of the server's binary responses.
@@ -102,11 +102,13 @@ pub enum Request<'a> {
     },
 }
 
+/// `null` counts as present (see [`present`]): it is not a string, not
+/// missing.
 #[derive(Deserialize)]
 struct RawRequest<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     action: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     value: Option<&'a RawValue>,
 }
 

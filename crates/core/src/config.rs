@@ -1,0 +1,58 @@
+//! Server configuration as plain data. Owns the knobs and their defaults;
+//! the CLI maps flags onto it, tests build it directly.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sockmux_proto::Limits;
+
+/// Everything a [`crate::Server`] needs to know, with sane defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind. Default: 127.0.0.1:65432 (the protocol has no
+    /// authentication, so the default is loopback only).
+    pub addr: SocketAddr,
+    /// Worker threads, each with its own event loop and listener
+    /// (SO_REUSEPORT). Default: the machine's available parallelism.
+    pub workers: usize,
+    /// Connections open at once across all workers. Default: 10,000. The
+    /// next one is accepted, sent the service's refusal and closed.
+    pub max_connections: usize,
+    /// A connection that makes no progress (no byte read or written) for
+    /// this long is closed. Default: 30 s.
+    pub idle_timeout: Duration,
+    /// On shutdown, how long owed responses may take before the remaining
+    /// connections are closed anyway. Default: 5 s.
+    pub drain_timeout: Duration,
+    /// Outgoing bytes held for one connection before the server stops
+    /// reading from it (backpressure). Default: 1 MiB.
+    pub max_output: usize,
+    /// Bytes read from a socket per `read` call (one buffer per worker).
+    /// Default: 64 KiB.
+    pub read_chunk: usize,
+    /// Protocol limits (JSON header and content sizes) for the app service.
+    pub limits: Limits,
+    /// Listen backlog. Default: 1024.
+    pub backlog: i32,
+}
+
+impl ServerConfig {
+    /// The default port of the reference programs.
+    pub const DEFAULT_PORT: u16 = 65432;
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], Self::DEFAULT_PORT)),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(5),
+            max_output: 1024 * 1024,
+            read_chunk: 64 * 1024,
+            limits: Limits::default(),
+            backlog: 1024,
+        }
+    }
+}

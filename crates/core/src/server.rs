@@ -1,0 +1,157 @@
+//! Binding and running a server: one listener per worker (SO_REUSEPORT when
+//! there are several), one thread per worker, the summary at the end.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use thiserror::Error;
+
+use crate::worker::{Shared, Worker};
+use crate::{ServerConfig, Service, Shutdown, Stats};
+
+/// Why a server could not start or run.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// An event loop could not be created or failed.
+    #[error("event loop failed: {0}")]
+    EventLoop(#[from] io::Error),
+    /// A worker thread panicked.
+    #[error("a worker thread panicked")]
+    WorkerPanicked,
+}
+
+/// A bound server, ready to [`Server::run`].
+#[derive(Debug)]
+pub struct Server<V> {
+    listeners: Vec<mio::net::TcpListener>,
+    local_addr: SocketAddr,
+    service: Arc<V>,
+    config: ServerConfig,
+}
+
+impl<V: Service> Server<V> {
+    /// Binds `config.addr` (port 0 picks a free port) with one listener per
+    /// worker.
+    pub fn bind(config: ServerConfig, service: V) -> Result<Self, ServerError> {
+        let workers = config.workers.max(1);
+        if workers > 1 && config.addr.port() != 0 {
+            // Fails if another socket holds the port; dropped at once.
+            listen(config.addr, &config, false)?;
+        }
+        let first = listen(config.addr, &config, workers > 1)?;
+        let local_addr = first.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        let mut listeners = vec![first];
+        for _ in 1..workers {
+            listeners.push(listen(local_addr, &config, true)?);
+        }
+        Ok(Self {
+            listeners: listeners
+                .into_iter()
+                .map(mio::net::TcpListener::from_std)
+                .collect(),
+            local_addr,
+            service: Arc::new(service),
+            config,
+        })
+    }
+
+    /// The address actually bound (with the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` is triggered and every worker has drained;
+    /// returns the totals.
+    pub fn run(self, shutdown: Shutdown) -> Result<Stats, ServerError> {
+        let shared = Arc::new(Shared::default());
+        let mut workers = Vec::with_capacity(self.listeners.len());
+        for listener in self.listeners {
+            workers.push(Worker::new(
+                listener,
+                Arc::clone(&self.service),
+                self.config.clone(),
+                Arc::clone(&shared),
+                shutdown.clone(),
+            )?);
+        }
+        tracing::info!(
+            "{} service on {} with {} worker(s), max-connections {}, idle-timeout {} s, max-content {} bytes",
+            self.service.name(),
+            self.local_addr,
+            workers.len(),
+            self.config.max_connections,
+            self.config.idle_timeout.as_secs_f64(),
+            self.config.limits.max_content,
+        );
+        let handles: Vec<_> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(i, worker)| {
+                thread::Builder::new()
+                    .name(format!("sockmux-worker-{i}"))
+                    .spawn(move || worker.run())
+            })
+            .collect::<Result<_, _>>()?;
+        let mut total = Stats::default();
+        let mut failure = None;
+        for handle in handles {
+            match handle.join() {
+                Ok(Ok(stats)) => total += stats,
+                Ok(Err(e)) => {
+                    // One failed loop must not leave the others running.
+                    shutdown.trigger();
+                    failure = Some(ServerError::EventLoop(e));
+                }
+                Err(_) => {
+                    shutdown.trigger();
+                    failure = Some(ServerError::WorkerPanicked);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
+    }
+}
+
+/// A non-blocking listening socket on `addr`.
+///
+/// With `reuse_port` several listeners share the port and the kernel spreads
+/// connections over them. Before joining such a group on a fixed port we
+/// check that nobody else holds the port, since SO_REUSEPORT would otherwise
+/// silently share it with another process of the same user.
+fn listen(
+    addr: SocketAddr,
+    config: &ServerConfig,
+    reuse_port: bool,
+) -> Result<std::net::TcpListener, ServerError> {
+    let bind_error = |source| ServerError::Bind { addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(bind_error)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(bind_error)?;
+    }
+    socket.set_reuse_address(true).map_err(bind_error)?;
+    if reuse_port {
+        socket.set_reuse_port(true).map_err(bind_error)?;
+    }
+    socket.bind(&addr.into()).map_err(bind_error)?;
+    socket.listen(config.backlog).map_err(bind_error)?;
+    socket.set_nonblocking(true).map_err(bind_error)?;
+    Ok(socket.into())
+}

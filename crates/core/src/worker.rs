@@ -1,0 +1,390 @@
+//! One worker: a mio event loop that owns a listener and the connections it
+//! accepts. Owns readiness, socket reads and writes, accept back-off and
+//! timers; it never parses a byte (that is the session's job).
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as HalfClose, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use crate::conn::Phase;
+use crate::{Connection, ServerConfig, Service, Shutdown, Stats};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Connection tokens start here; the slab key is `token - FIRST_CONN`.
+const FIRST_CONN: usize = 2;
+/// How long accepting pauses after running out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest sleep between timer sweeps.
+const MAX_SWEEP: Duration = Duration::from_secs(1);
+
+/// State shared by all workers of one server.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Connections open across all workers.
+    pub(crate) active: AtomicUsize,
+    /// Limits that have already been logged, so each is logged once.
+    pub(crate) warned_max_connections: AtomicBool,
+    pub(crate) warned_accept: AtomicBool,
+    pub(crate) warned_idle: AtomicBool,
+}
+
+/// Logs `message` at warn level the first time `flag` is seen unset.
+fn warn_once(flag: &AtomicBool, message: std::fmt::Arguments<'_>) {
+    if !flag.swap(true, Ordering::Relaxed) {
+        tracing::warn!("{message} (logged once)");
+    }
+}
+
+struct Entry<S> {
+    stream: TcpStream,
+    conn: Connection<S>,
+    peer: SocketAddr,
+    /// Readiness not yet used up by a `WouldBlock` (edge-triggered).
+    readable: bool,
+    writable: bool,
+    /// The peer hung up its side: read until EOF even after a short read.
+    read_hup: bool,
+    /// Counted in `Shared::active` (refused connections are not).
+    counted: bool,
+}
+
+/// A worker's event loop, built by [`crate::Server`].
+pub(crate) struct Worker<V: Service> {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    service: Arc<V>,
+    config: ServerConfig,
+    shared: Arc<Shared>,
+    shutdown: Shutdown,
+    conns: Slab<Entry<V::Session>>,
+    scratch: Vec<u8>,
+    stats: Stats,
+    accept_paused_until: Option<Instant>,
+    drain_deadline: Option<Instant>,
+    next_sweep: Instant,
+}
+
+impl<V: Service> Worker<V> {
+    pub(crate) fn new(
+        listener: TcpListener,
+        service: Arc<V>,
+        config: ServerConfig,
+        shared: Arc<Shared>,
+        shutdown: Shutdown,
+    ) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let mut listener = listener;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        shutdown.register(waker);
+        Ok(Self {
+            poll,
+            listener: Some(listener),
+            service,
+            scratch: vec![0; config.read_chunk.max(1)],
+            config,
+            shared,
+            shutdown,
+            conns: Slab::new(),
+            stats: Stats::default(),
+            accept_paused_until: None,
+            drain_deadline: None,
+            next_sweep: Instant::now(),
+        })
+    }
+
+    /// Runs until shutdown completes; returns what this worker did.
+    pub(crate) fn run(mut self) -> io::Result<Stats> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    Token(t) => {
+                        let key = t - FIRST_CONN;
+                        if let Some(entry) = self.conns.get_mut(key) {
+                            entry.readable |= event.is_readable() || event.is_read_closed();
+                            entry.writable |= event.is_writable() || event.is_write_closed();
+                            entry.read_hup |= event.is_read_closed() || event.is_error();
+                            self.drive(key);
+                        }
+                    }
+                }
+            }
+            let now = Instant::now();
+            if self.shutdown.is_triggered() && self.drain_deadline.is_none() {
+                self.begin_drain(now);
+            }
+            if self.accept_paused_until.is_some_and(|until| now >= until) {
+                self.accept_paused_until = None;
+                self.accept();
+            }
+            if now >= self.next_sweep {
+                self.sweep(now);
+            }
+            if let Some(deadline) = self.drain_deadline {
+                if self.conns.is_empty() {
+                    return Ok(self.stats);
+                }
+                if now >= deadline {
+                    tracing::warn!(
+                        "drain timeout: closing {} connections with work outstanding",
+                        self.conns.len()
+                    );
+                    for key in self.conns.iter().map(|(k, _)| k).collect::<Vec<_>>() {
+                        self.close(key);
+                    }
+                    return Ok(self.stats);
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Duration {
+        let mut wake = self.next_sweep;
+        if let Some(until) = self.accept_paused_until {
+            wake = wake.min(until);
+        }
+        if let Some(deadline) = self.drain_deadline {
+            wake = wake.min(deadline);
+        }
+        wake.saturating_duration_since(now)
+    }
+
+    fn accept(&mut self) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_transient_accept_error(&e) => {
+                    // ECONNABORTED and friends: that one connection is gone.
+                    tracing::debug!("accept: {e}");
+                }
+                Err(e) => {
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: back off instead of
+                    // spinning on a listener that stays readable.
+                    warn_once(
+                        &self.shared.warned_accept,
+                        format_args!(
+                            "accept failed ({e}); pausing accepts for {} ms at a time until it recovers",
+                            ACCEPT_BACKOFF.as_millis()
+                        ),
+                    );
+                    self.stats.errors += 1;
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+        let now = Instant::now();
+        let active = self.shared.active.fetch_add(1, Ordering::Relaxed);
+        let counted = active < self.config.max_connections;
+        let conn = if counted {
+            tracing::debug!("accepted connection from {peer}");
+            self.stats.connections += 1;
+            Connection::new(self.service.session(), self.config.max_output, now)
+        } else {
+            self.shared.active.fetch_sub(1, Ordering::Relaxed);
+            warn_once(
+                &self.shared.warned_max_connections,
+                format_args!(
+                    "max-connections ({}) reached: refusing new connections",
+                    self.config.max_connections
+                ),
+            );
+            self.stats.refused += 1;
+            let mut refusal = Vec::new();
+            self.service.refusal(&mut refusal);
+            Connection::refused(self.service.session(), &refusal, now)
+        };
+        // Small request/response exchanges must not wait for Nagle.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("set TCP_NODELAY for {peer}: {e}");
+        }
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        let mut stream = stream;
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(key + FIRST_CONN),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            tracing::warn!("register connection from {peer}: {e}");
+            if counted {
+                self.shared.active.fetch_sub(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        entry.insert(Entry {
+            stream,
+            conn,
+            peer,
+            readable: false,
+            writable: false,
+            read_hup: false,
+            counted,
+        });
+        if self.drain_deadline.is_some() {
+            if let Some(entry) = self.conns.get_mut(key) {
+                entry.conn.on_shutdown();
+            }
+        }
+    }
+
+    /// Does all the I/O a connection's readiness allows.
+    fn drive(&mut self, key: usize) {
+        let Some(entry) = self.conns.get_mut(key) else {
+            return;
+        };
+        let stats = &mut self.stats;
+        loop {
+            flush(entry, stats);
+            if entry.conn.start_linger(Instant::now()) {
+                // Our side is done; a FIN tells the peer so, while we keep
+                // reading so that unread input does not turn into a reset.
+                if let Err(e) = entry.stream.shutdown(HalfClose::Write) {
+                    tracing::debug!("shutdown write to {}: {e}", entry.peer);
+                    entry.conn.abort();
+                }
+            }
+            if !(entry.readable && entry.conn.wants_read()) {
+                break;
+            }
+            let lingering = entry.conn.phase() == Phase::Lingering;
+            match entry.stream.read(&mut self.scratch) {
+                Ok(0) => entry.conn.on_eof(Instant::now(), stats),
+                Ok(n) => {
+                    if lingering {
+                        stats.bytes_in += n as u64;
+                    } else {
+                        entry
+                            .conn
+                            .on_read(&self.scratch[..n], Instant::now(), stats);
+                    }
+                    // A short read drained the socket: with edge-triggered
+                    // readiness, more data brings a new event. Skip the
+                    // read that would only say `WouldBlock`.
+                    if n < self.scratch.len() && !entry.read_hup {
+                        entry.readable = false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => entry.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!("read from {}: {e}", entry.peer);
+                    entry.conn.abort();
+                }
+            }
+        }
+        if entry.conn.phase() == Phase::Done {
+            self.close(key);
+        }
+    }
+
+    /// Starts a graceful shutdown: no more accepts, sessions told to finish.
+    fn begin_drain(&mut self, now: Instant) {
+        self.drain_deadline = Some(now + self.config.drain_timeout);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            if let Some(entry) = self.conns.get_mut(key) {
+                entry.conn.on_shutdown();
+            }
+            self.drive(key);
+        }
+    }
+
+    /// Fires connection timers.
+    fn sweep(&mut self, now: Instant) {
+        let idle = self.config.idle_timeout;
+        let mut fired = Vec::new();
+        for (key, entry) in &mut self.conns {
+            if entry.conn.on_timeout(now, idle, &mut self.stats) {
+                fired.push(key);
+            }
+        }
+        if !fired.is_empty() {
+            warn_once(
+                &self.shared.warned_idle,
+                format_args!(
+                    "idle-timeout ({} ms) closed a connection that made no progress",
+                    idle.as_millis()
+                ),
+            );
+        }
+        for key in fired {
+            self.drive(key);
+        }
+        let step = (idle / 8).clamp(Duration::from_millis(10), MAX_SWEEP);
+        self.next_sweep = now + step;
+    }
+
+    fn close(&mut self, key: usize) {
+        if !self.conns.contains(key) {
+            return;
+        }
+        let mut entry = self.conns.remove(key);
+        tracing::debug!("closing connection to {}", entry.peer);
+        let _ = self.poll.registry().deregister(&mut entry.stream);
+        if entry.counted {
+            self.shared.active.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Writes pending output until it is all sent or the socket is full.
+fn flush<S: crate::Session>(entry: &mut Entry<S>, stats: &mut Stats) {
+    while entry.writable && !entry.conn.pending().is_empty() {
+        match entry.stream.write(entry.conn.pending()) {
+            Ok(0) => entry.conn.abort(),
+            Ok(n) => entry.conn.on_sent(n, Instant::now(), stats),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => entry.writable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                tracing::debug!("write to {}: {e}", entry.peer);
+                entry.conn.abort();
+            }
+        }
+        if entry.conn.phase() == Phase::Done {
+            return;
+        }
+    }
+}
+
+/// Accept errors that concern one connection only, not the listener.
+fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::PermissionDenied
+    )
+}
