@@ -11,7 +11,7 @@
 
 mod app;
 mod config;
-mod conn;
+pub mod conn;
 mod echo;
 mod server;
 mod session;

@@ -1,0 +1,431 @@
+//! `sockmux app-server` end to end: the real binary on port 0, real sockets,
+//! the reference client where it is available.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{run_bounded, seed_python, Server, WAIT};
+use sockmux_proto::{encode, Decoder, Limits};
+
+/// A decoded response: keep-alive flag and content.
+type Response = (bool, Vec<u8>);
+
+/// Reads responses until `count` have arrived or the server closes.
+fn read_responses(stream: &mut TcpStream, count: usize) -> (Vec<Response>, bool) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    let mut got = Vec::new();
+    let mut decoder = Decoder::new(Limits::default());
+    let mut at = 0;
+    loop {
+        while let Some(frame) = decoder
+            .decode(&buf[at..])
+            .expect("server sends valid messages")
+        {
+            at += frame.len;
+            got.push((frame.header.keep_alive, frame.content.to_vec()));
+        }
+        if got.len() >= count {
+            return (got, false);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return (got, true),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (got, true),
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+}
+
+/// Whether the server closes the connection within `WAIT` (EOF or reset).
+fn closes(stream: &mut TcpStream) -> bool {
+    let mut sink = [0u8; 4096];
+    let start = Instant::now();
+    while start.elapsed() < WAIT {
+        match stream.read(&mut sink) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+    false
+}
+
+fn search(value: &str, keep_alive: bool) -> Vec<u8> {
+    let mut wire = Vec::new();
+    encode::search_request(value, keep_alive, &mut wire).expect("encode");
+    wire
+}
+
+fn result(text: &str) -> Vec<u8> {
+    let mut out = Vec::from(&b"{\"result\": \""[..]);
+    sockmux_proto::json::write_escaped(&mut out, text);
+    out.extend_from_slice(b"\"}");
+    out
+}
+
+/// Sends one request on a new connection and returns the single response.
+fn ask(server: &Server, wire: &[u8]) -> Vec<u8> {
+    let mut stream = server.connect();
+    stream.write_all(wire).expect("send");
+    let (got, _) = read_responses(&mut stream, 1);
+    assert_eq!(got.len(), 1, "one response");
+    got.into_iter().next().map(|(_, c)| c).unwrap_or_default()
+}
+
+fn assert_still_answers(server: &Server) {
+    assert_eq!(
+        ask(server, &search("morpheus", false)),
+        result("Follow the white rabbit. \u{1f430}")
+    );
+}
+
+#[test]
+fn reference_client_gets_every_answer() {
+    let Some(seed) = seed_python() else { return };
+    let server = Server::start(&["app-server"]);
+    let port = server.port().to_string();
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "search",
+            "morpheus",
+            "got result: Follow the white rabbit. \u{1f430}",
+        ),
+        (
+            "search",
+            "ring",
+            "got result: In the caves beneath the Misty Mountains. \u{1f48d}",
+        ),
+        (
+            "search",
+            "\u{1f436}",
+            "got result: \u{1f43e} Playing ball! \u{1f3d0}",
+        ),
+        ("search", "nobody", "got result: No match for \"nobody\"."),
+        (
+            "echo",
+            "hello",
+            "got response: b'First 10 bytes of request: echohello'",
+        ),
+    ];
+    for (action, value, expected) in cases {
+        let (status, stdout, stderr) = run_bounded(
+            Command::new("python3")
+                .arg(seed.join("app-client.py"))
+                .args(["127.0.0.1", &port, action, value]),
+            WAIT,
+        );
+        assert!(status.success(), "{action} {value}: {stderr}");
+        assert!(
+            stdout.lines().any(|l| l == expected),
+            "{action} {value}: expected line {expected:?} in:\n{stdout}"
+        );
+        assert!(!stdout.contains("error"), "{stdout}");
+    }
+}
+
+#[test]
+fn answers_a_thousand_pipelined_keep_alive_requests_in_order() {
+    let server = Server::start(&["app-server"]);
+    let mut stream = server.connect();
+    let keys = ["morpheus", "ring", "nobody", "\u{1f436}"];
+    let mut wire = Vec::new();
+    for i in 0..1000 {
+        encode::search_request(keys[i % 4], true, &mut wire).expect("encode");
+    }
+    let writer = {
+        let mut stream = stream.try_clone().expect("clone");
+        thread::spawn(move || stream.write_all(&wire).expect("send all"))
+    };
+    let (got, closed) = read_responses(&mut stream, 1000);
+    writer.join().expect("writer");
+    assert!(!closed);
+    assert_eq!(got.len(), 1000);
+    let table = sockmux_proto::Table::builtin();
+    for (i, (keep_alive, content)) in got.iter().enumerate() {
+        let key = keys[i % 4];
+        let expected = match table.get(key) {
+            Some(answer) => result(answer),
+            None => result(&format!("No match for \"{key}\".")),
+        };
+        assert!(keep_alive, "response {i} keeps the connection");
+        assert_eq!(content, &expected, "response {i}");
+    }
+    // Still open and answering.
+    stream.write_all(&search("ring", false)).expect("send");
+    let (last, _) = read_responses(&mut stream, 1);
+    assert_eq!(
+        last[0],
+        (
+            false,
+            result("In the caves beneath the Misty Mountains. \u{1f48d}")
+        )
+    );
+    assert!(
+        closes(&mut stream),
+        "closes after a response without keep-alive"
+    );
+}
+
+#[test]
+fn closes_after_one_response_without_keep_alive() {
+    let server = Server::start(&["app-server"]);
+    let mut stream = server.connect();
+    let mut wire = search("ring", false);
+    wire.extend(search("morpheus", false));
+    stream.write_all(&wire).expect("send");
+    let (got, closed) = read_responses(&mut stream, 2);
+    assert_eq!(got.len(), 1, "the second request is not answered");
+    assert!(!got[0].0, "no keep-alive key in the response");
+    assert!(closed, "the server closed after one response");
+}
+
+#[test]
+fn answers_binary_requests_like_the_reference() {
+    let server = Server::start(&["app-server"]);
+    let mut wire = Vec::new();
+    encode::binary_request("echo", "hello world", false, &mut wire).expect("encode");
+    assert_eq!(
+        ask(&server, &wire),
+        b"First 10 bytes of request: echohello "
+    );
+}
+
+/// Each malformed input of PROTOCOL.md section 3, as raw bytes, and the
+/// error text the response must carry.
+fn bad_inputs() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    fn framed(header: &str, content: &[u8]) -> Vec<u8> {
+        let mut wire = (header.len() as u16).to_be_bytes().to_vec();
+        wire.extend_from_slice(header.as_bytes());
+        wire.extend_from_slice(content);
+        wire
+    }
+    fn json_header(len: &str) -> String {
+        format!("{{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-encoding\": \"utf-8\", \"content-length\": {len}}}")
+    }
+    let mut not_utf8 = vec![0, 4];
+    not_utf8.extend_from_slice(b"{\xff}\n");
+    vec![
+        ("empty header", vec![0, 0], "Error: the JSON header is empty."),
+        ("header not utf-8", not_utf8, "Error: the JSON header is not valid UTF-8."),
+        ("header not json", framed("{nope", b""), "Error: the JSON header is not valid JSON"),
+        ("header not object", framed("[1, 2]", b""), "Error: the JSON header is not a JSON object."),
+        ("empty object", framed("{}", b""), "Error: missing required header \\\"byteorder\\\"."),
+        (
+            "missing key",
+            framed("{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-length\": 2}", b"{}"),
+            "Error: missing required header \\\"content-encoding\\\".",
+        ),
+        (
+            "wrong type",
+            framed("{\"byteorder\": \"little\", \"content-type\": 7, \"content-encoding\": \"utf-8\", \"content-length\": 2}", b"{}"),
+            "Error: header \\\"content-type\\\" must be a string.",
+        ),
+        ("negative length", framed(&json_header("-1"), b""), "Error: header \\\"content-length\\\" is negative."),
+        ("fractional length", framed(&json_header("2.5"), b""), "Error: header \\\"content-length\\\" is not an integer."),
+        (
+            "length above limit",
+            framed(&json_header("4294967296"), b""),
+            "Error: content-length 4294967296 is above the limit of 16777216 bytes.",
+        ),
+        ("zero length", framed(&json_header("0"), b""), "Error: the request has no content."),
+        ("content not utf-8", framed(&json_header("3"), b"{\xfe}"), "Error: the content is not valid UTF-8."),
+        ("content not json", framed(&json_header("5"), b"{nope"), "Error: the content is not valid JSON"),
+        ("content not object", framed(&json_header("2"), b"[]"), "Error: the content is not a JSON object."),
+        ("no action", framed(&json_header("2"), b"{}"), "Error: the request has no \\\"action\\\"."),
+        (
+            "value not string",
+            framed(&json_header("32"), b"{\"action\": \"search\", \"value\": 5}"),
+            "Error: \\\"value\\\" must be a string.",
+        ),
+        (
+            "unsupported encoding",
+            framed("{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-encoding\": \"utf-16\", \"content-length\": 2}", b"{}"),
+            "Error: unsupported content-encoding \\\"utf-16\\\".",
+        ),
+    ]
+}
+
+#[test]
+fn every_bad_input_gets_an_error_response_and_the_server_goes_on() {
+    let server = Server::start(&["app-server"]);
+    for (name, wire, expected) in bad_inputs() {
+        eprintln!("case: {name}");
+        let mut stream = server.connect();
+        stream.write_all(&wire).expect("send");
+        let (got, _) = read_responses(&mut stream, 1);
+        assert_eq!(got.len(), 1, "{name}: one error response");
+        let text = String::from_utf8_lossy(&got[0].1).into_owned();
+        assert!(
+            text.starts_with(&format!("{{\"result\": \"{expected}")),
+            "{name}: got {text}, expected it to start with {expected}"
+        );
+        assert!(closes(&mut stream), "{name}: closed after the error");
+        assert_still_answers(&server);
+    }
+}
+
+#[test]
+fn peer_closing_mid_message_costs_nothing_else() {
+    let server = Server::start(&["app-server"]);
+    let wire = search("morpheus", false);
+    for cut in [1, 2, 50, wire.len() - 1] {
+        let mut stream = server.connect();
+        stream.write_all(&wire[..cut]).expect("send");
+        stream.shutdown(Shutdown::Write).expect("half-close");
+        assert!(closes(&mut stream), "cut at {cut}: closed");
+        assert_still_answers(&server);
+    }
+}
+
+#[test]
+fn stalled_peer_is_closed_after_the_idle_timeout() {
+    let server = Server::start(&["app-server", "--idle-timeout", "1"]);
+    let mut stream = server.connect();
+    let wire = search("morpheus", true);
+    stream.write_all(&wire[..10]).expect("send half");
+    let start = Instant::now();
+    let (got, closed) = read_responses(&mut stream, 1);
+    let waited = start.elapsed();
+    assert!(closed || got.len() == 1);
+    assert_eq!(
+        got[0].1,
+        result("Error: no complete message within the idle timeout of 1 s.")
+    );
+    assert!(closes(&mut stream));
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed too early: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "closed too late: {waited:?}"
+    );
+    assert_still_answers(&server);
+}
+
+#[test]
+fn connection_over_the_limit_gets_an_error_and_the_others_keep_working() {
+    let server = Server::start(&["app-server", "--max-connections", "3", "--workers", "1"]);
+    let mut held: Vec<TcpStream> = (0..3).map(|_| server.connect()).collect();
+    // Make sure the server has accepted all three before the fourth comes.
+    for stream in &mut held {
+        stream.write_all(&search("ring", true)).expect("send");
+        let (got, _) = read_responses(stream, 1);
+        assert_eq!(got.len(), 1);
+    }
+    let mut extra = server.connect();
+    let (got, closed) = read_responses(&mut extra, 1);
+    assert_eq!(
+        got[0].1,
+        result("Error: the server is at its limit of 3 connections, try again later.")
+    );
+    assert!(closed || closes(&mut extra));
+    for stream in &mut held {
+        stream.write_all(&search("morpheus", true)).expect("send");
+        let (got, _) = read_responses(stream, 1);
+        assert_eq!(got[0].1, result("Follow the white rabbit. \u{1f430}"));
+    }
+    drop(held);
+    // Slots free up once the held connections close.
+    let start = Instant::now();
+    loop {
+        let mut stream = server.connect();
+        stream.write_all(&search("morpheus", false)).expect("send");
+        let (got, _) = read_responses(&mut stream, 1);
+        if got[0].1 == result("Follow the white rabbit. \u{1f430}") {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "slots never freed");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server
+        .stderr_so_far()
+        .contains("max-connections (3) reached"));
+}
+
+#[test]
+fn table_file_is_served_and_a_bad_one_is_a_clear_startup_error() {
+    let dir = std::env::temp_dir().join(format!("sockmux-table-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let good = dir.join("good.json");
+    std::fs::write(&good, r#"{"neo": "The One.", "q": "say \"hi\""}"#).expect("write");
+    let server = Server::start(&["app-server", "--table", good.to_str().expect("utf-8 path")]);
+    assert_eq!(ask(&server, &search("neo", false)), result("The One."));
+    assert_eq!(ask(&server, &search("q", false)), result("say \"hi\""));
+    assert_eq!(
+        ask(&server, &search("morpheus", false)),
+        result("No match for \"morpheus\".")
+    );
+
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"neo": 5}"#).expect("write");
+    let (status, _, stderr) = run_bounded(
+        Command::new(common::bin())
+            .args(["app-server", "127.0.0.1", "0", "--table"])
+            .arg(&bad),
+        WAIT,
+    );
+    assert!(!status.success());
+    assert!(stderr.contains("bad.json"), "names the file: {stderr}");
+    assert!(
+        stderr.contains("expected a string"),
+        "names the problem: {stderr}"
+    );
+}
+
+#[test]
+fn sigterm_answers_requests_in_flight_and_exits_zero() {
+    let mut server = Server::start(&["app-server"]);
+    // Requests whose first half is in before the signal and second half after.
+    let mut halves = Vec::new();
+    for i in 0..20 {
+        let mut stream = server.connect();
+        let wire = search(if i % 2 == 0 { "ring" } else { "morpheus" }, true);
+        stream
+            .write_all(&wire[..wire.len() / 2])
+            .expect("first half");
+        halves.push((stream, wire));
+    }
+    // And complete keep-alive requests whose responses are owed.
+    let mut whole = Vec::new();
+    for _ in 0..20 {
+        let mut stream = server.connect();
+        stream.write_all(&search("morpheus", true)).expect("send");
+        whole.push(stream);
+    }
+    thread::sleep(Duration::from_millis(100));
+    let pid = server.pid().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    thread::sleep(Duration::from_millis(100));
+    for (stream, wire) in &mut halves {
+        stream
+            .write_all(&wire[wire.len() / 2..])
+            .expect("second half");
+    }
+    for (i, (stream, wire)) in halves.iter_mut().enumerate() {
+        let (got, closed) = read_responses(stream, 2);
+        assert_eq!(got.len(), 1, "half {i}: one answer");
+        assert!(!got[0].0, "drain answers without keep-alive");
+        assert!(closed);
+        let _ = wire;
+    }
+    for stream in &mut whole {
+        let (got, _) = read_responses(stream, 1);
+        assert_eq!(got[0].1, result("Follow the white rabbit. \u{1f430}"));
+    }
+    let status = server.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+}

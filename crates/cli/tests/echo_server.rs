@@ -1,0 +1,175 @@
+//! `sockmux echo-server` end to end: integrity, half-close, backpressure,
+//! resets, and the reference multi-connection client.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{run_bounded, seed_python, Server, WAIT};
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+
+/// Sends `payload` in random-sized writes, half-closes, and returns every
+/// byte echoed until EOF.
+fn echo_roundtrip(addr: SocketAddr, payload: Vec<u8>, seed: u64) -> Vec<u8> {
+    let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream.set_write_timeout(Some(WAIT)).expect("timeout");
+    let mut writer = stream.try_clone().expect("clone");
+    let sender = thread::spawn(move || {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut at = 0;
+        while at < payload.len() {
+            let n = rng.gen_range(1..=64 * 1024).min(payload.len() - at);
+            writer.write_all(&payload[at..at + n]).expect("send");
+            at += n;
+        }
+        writer.shutdown(Shutdown::Write).expect("half-close");
+    });
+    let mut echoed = Vec::new();
+    let mut reader = stream;
+    reader
+        .read_to_end(&mut echoed)
+        .expect("read echo until EOF");
+    sender.join().expect("sender");
+    echoed
+}
+
+fn random_payload(rng: &mut StdRng, max: usize) -> Vec<u8> {
+    let len = rng.gen_range(1..=max);
+    let mut payload = vec![0u8; len];
+    rng.fill_bytes(&mut payload);
+    payload
+}
+
+#[test]
+fn hundred_concurrent_connections_get_exactly_their_bytes_back() {
+    let server = Server::start(&["echo-server"]);
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let addr = server.addr;
+    let clients: Vec<_> = (0..100u64)
+        .map(|i| {
+            // A few large streams among many smaller ones keeps the test
+            // quick on a debug build while still crossing every buffer size.
+            let max = if i % 10 == 0 { 4 << 20 } else { 256 << 10 };
+            let payload = random_payload(&mut rng, max);
+            let expected = payload.clone();
+            (
+                expected,
+                thread::spawn(move || echo_roundtrip(addr, payload, i)),
+            )
+        })
+        .collect();
+    for (i, (expected, handle)) in clients.into_iter().enumerate() {
+        let echoed = handle.join().expect("client thread");
+        assert_eq!(echoed.len(), expected.len(), "connection {i}: length");
+        assert!(echoed == expected, "connection {i}: bytes differ");
+    }
+}
+
+#[test]
+fn half_close_flushes_everything_owed() {
+    let server = Server::start(&["echo-server"]);
+    let payload = b"the last words before a half-close".to_vec();
+    assert_eq!(echo_roundtrip(server.addr, payload.clone(), 1), payload);
+}
+
+#[test]
+fn peer_that_does_not_read_is_held_back_and_loses_nothing() {
+    let server = Server::start(&["echo-server", "--workers", "1"]);
+    let baseline = server.rss_kib();
+    let total: usize = 64 << 20;
+    let stream = server.connect();
+    let mut writer = stream.try_clone().expect("clone");
+    let (progress_tx, progress_rx) = std::sync::mpsc::channel();
+    let sender = thread::spawn(move || {
+        let mut block = vec![0u8; 64 * 1024];
+        let mut sent = 0usize;
+        while sent < total {
+            for (i, b) in block.iter_mut().enumerate() {
+                *b = ((sent + i) % 251) as u8;
+            }
+            writer.write_all(&block).expect("send");
+            sent += block.len();
+            let _ = progress_tx.send(sent);
+        }
+        writer.shutdown(Shutdown::Write).expect("half-close");
+    });
+    // Wait until the sender is stuck: the server stopped reading.
+    let mut last = 0;
+    while let Ok(sent) = progress_rx.recv_timeout(Duration::from_millis(500)) {
+        last = sent;
+    }
+    assert!(
+        last < total,
+        "backpressure should stop the sender well before 64 MiB"
+    );
+    let held = server.rss_kib().saturating_sub(baseline);
+    assert!(
+        held < 16 * 1024,
+        "server grew by {held} KiB while the peer did not read"
+    );
+
+    let mut reader = stream;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut received = 0usize;
+    loop {
+        let n = reader.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        for (i, &b) in buf[..n].iter().enumerate() {
+            assert_eq!(b, ((received + i) % 251) as u8, "byte {}", received + i);
+        }
+        received += n;
+    }
+    sender.join().expect("sender");
+    assert_eq!(received, total);
+}
+
+#[test]
+fn a_reset_affects_only_that_peer() {
+    let server = Server::start(&["echo-server"]);
+    for _ in 0..20 {
+        let stream = server.connect();
+        let sock = socket2::SockRef::from(&stream);
+        (&stream).write_all(&[7u8; 100_000]).expect("send");
+        sock.set_linger(Some(Duration::ZERO)).expect("linger 0");
+        drop(stream);
+    }
+    let payload = vec![42u8; 1000];
+    assert_eq!(echo_roundtrip(server.addr, payload.clone(), 2), payload);
+}
+
+#[test]
+fn reference_client_with_1_10_and_100_connections() {
+    let Some(seed) = seed_python() else { return };
+    let server = Server::start(&["echo-server"]);
+    let port = server.port().to_string();
+    for conns in [1usize, 10, 100] {
+        let start = Instant::now();
+        let (status, stdout, stderr) = run_bounded(
+            Command::new("python3")
+                .arg(seed.join("multiconn-client.py"))
+                .args(["127.0.0.1", &port, &conns.to_string()]),
+            WAIT,
+        );
+        assert!(status.success(), "{conns} connections: {stderr}");
+        // Every connection must get back both 22-byte messages.
+        let mut received: HashMap<usize, usize> = HashMap::new();
+        for line in stdout.lines() {
+            if let Some(rest) = line.strip_prefix("received b'") {
+                let (data, id) = rest.rsplit_once("' from connection ").expect("line shape");
+                *received.entry(id.parse().expect("id")).or_default() += data.len();
+            }
+        }
+        assert_eq!(received.len(), conns, "every connection received data");
+        assert!(received.values().all(|&n| n == 44), "{received:?}");
+        assert!(start.elapsed() < WAIT);
+    }
+}
