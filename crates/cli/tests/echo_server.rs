@@ -173,3 +173,59 @@ fn reference_client_with_1_10_and_100_connections() {
         assert!(start.elapsed() < WAIT);
     }
 }
+
+#[test]
+fn serves_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        return;
+    }
+    let server = Server::start_raw(&["echo-server", "::1", "0"]);
+    assert!(server.addr.is_ipv6());
+    let payload = b"over IPv6".to_vec();
+    assert_eq!(echo_roundtrip(server.addr, payload.clone(), 3), payload);
+}
+
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').expect("stat shape") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    ticks / 100.0
+}
+
+#[test]
+fn running_out_of_file_descriptors_backs_off_and_recovers() {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &format!("ulimit -n 24 && exec {} echo-server --workers 1 127.0.0.1 0", common::bin())]);
+    let mut server = Server::start_with(&mut cmd);
+    // More connections than the server has descriptors for: the kernel
+    // completes them, the server cannot accept them all.
+    let mut held: Vec<TcpStream> = (0..40).map(|_| server.connect()).collect();
+    thread::sleep(Duration::from_millis(300));
+    let before = cpu_seconds(server.pid());
+    thread::sleep(Duration::from_secs(1));
+    let spent = cpu_seconds(server.pid()) - before;
+    assert!(spent < 0.3, "accept loop spun: {spent} s of CPU in 1 s");
+    assert!(server.is_alive());
+    assert!(
+        server.stderr_so_far().contains("accept failed"),
+        "the fd limit is logged"
+    );
+
+    // Free descriptors: the server accepts the waiting connections and
+    // answers them.
+    held.drain(..30);
+    let start = Instant::now();
+    for stream in &mut held {
+        stream.write_all(b"ping").expect("send");
+        let mut buf = [0u8; 4];
+        stream.read_exact(&mut buf).expect("echo after recovery");
+        assert_eq!(&buf, b"ping");
+    }
+    assert!(start.elapsed() < WAIT);
+    let payload = b"fresh connection".to_vec();
+    assert_eq!(echo_roundtrip(server.addr, payload.clone(), 4), payload);
+}
