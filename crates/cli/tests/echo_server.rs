@@ -192,14 +192,21 @@ fn cpu_seconds(pid: u32) -> f64 {
     // Fields after the command name, which is in parentheses.
     let rest = &stat[stat.rfind(')').expect("stat shape") + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
     ticks / 100.0
 }
 
 #[test]
 fn running_out_of_file_descriptors_backs_off_and_recovers() {
     let mut cmd = Command::new("sh");
-    cmd.args(["-c", &format!("ulimit -n 24 && exec {} echo-server --workers 1 127.0.0.1 0", common::bin())]);
+    cmd.args([
+        "-c",
+        &format!(
+            "ulimit -n 24 && exec {} echo-server --workers 1 127.0.0.1 0",
+            common::bin()
+        ),
+    ]);
     let mut server = Server::start_with(&mut cmd);
     // More connections than the server has descriptors for: the kernel
     // completes them, the server cannot accept them all.
