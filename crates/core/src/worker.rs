@@ -245,7 +245,8 @@ impl<V: Service> Worker<V> {
             stream,
             conn,
             peer,
-            readable: false,
+            // Unknown until the first read: assume input may be queued.
+            readable: true,
             writable: false,
             read_hup: false,
             counted,
@@ -266,8 +267,15 @@ impl<V: Service> Worker<V> {
         loop {
             flush(entry, stats);
             if entry.conn.start_linger(Instant::now()) {
-                // Our side is done; a FIN tells the peer so, while we keep
-                // reading so that unread input does not turn into a reset.
+                if !entry.readable {
+                    // The last read drained the socket: closing now sends a
+                    // plain FIN, with no unread input to turn it into a reset.
+                    entry.conn.abort();
+                    break;
+                }
+                // Unread input may be queued. A FIN tells the peer we are
+                // done while we read and discard it, so that closing does
+                // not reset the connection and destroy the response.
                 if let Err(e) = entry.stream.shutdown(HalfClose::Write) {
                     tracing::debug!("shutdown write to {}: {e}", entry.peer);
                     entry.conn.abort();

@@ -175,6 +175,8 @@ impl StreamDecoder {
     /// message, in order, until the bytes run out or `on_frame` returns
     /// `Break`. Bytes not yet decoded stay buffered for the next call; call
     /// with an empty chunk to resume after a `Break`.
+    ///
+    /// After an error the stream is dead and nothing stays buffered.
     pub fn feed(
         &mut self,
         chunk: &[u8],
@@ -192,7 +194,17 @@ impl StreamDecoder {
             self.start = 0;
             self.buf.extend_from_slice(chunk);
         }
-        let used = decode_all(&mut self.decoder, &self.buf[self.start..], &mut on_frame)?;
+        let used = match decode_all(&mut self.decoder, &self.buf[self.start..], &mut on_frame) {
+            Ok(used) => used,
+            Err(e) => {
+                // The stream cannot be resynchronised, and the chunk just
+                // appended may hold far more than one message: keep none
+                // of it.
+                self.buf.clear();
+                self.start = 0;
+                return Err(e);
+            }
+        };
         self.start += used;
         Ok(())
     }

@@ -71,6 +71,11 @@ impl Table {
             .filter(|v| !v.is_empty())
     }
 
+    /// The entries, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.0.len()

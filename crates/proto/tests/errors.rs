@@ -449,6 +449,43 @@ fn stalled_error_names_the_idle_timeout() {
     );
 }
 
+// TooManyConnections (produced by the server's accept path, not by this crate)
+#[test]
+fn too_many_connections_error_names_the_limit() {
+    assert_eq!(
+        ProtoError::TooManyConnections { limit: 1024 }.to_string(),
+        "the server is at its limit of 1024 connections, try again later"
+    );
+}
+
+/// Regression: after an error, `StreamDecoder` kept the whole chunk that
+/// carried the bad bytes, so `buffered()` could exceed `max_message()` (the
+/// proptest `arbitrary_bytes_never_panic_or_overfill_the_buffer` found it).
+#[test]
+fn stream_decoder_keeps_nothing_after_an_error() {
+    let limits = Limits {
+        max_header: 64,
+        max_content: 256,
+    };
+    let mut stream = StreamDecoder::new(limits);
+    stream
+        .feed(&[0x00], |_| ControlFlow::Continue(()))
+        .expect("half a protoheader is fine");
+    assert_eq!(stream.buffered(), 1);
+    let err = stream
+        .feed(&[0xff; 400], |_| ControlFlow::Continue(()))
+        .expect_err("header too long");
+    assert_eq!(
+        err,
+        ProtoError::HeaderTooLong {
+            len: 255,
+            limit: 64
+        }
+    );
+    assert_eq!(stream.buffered(), 0);
+    assert!(stream.buffered() <= limits.max_message());
+}
+
 #[test]
 fn error_response_is_a_text_json_result_naming_the_error() {
     let errors = [
@@ -475,6 +512,7 @@ fn error_response_is_a_text_json_result_naming_the_error() {
         ProtoError::MissingField { field: "action" },
         ProtoError::FieldNotString { field: "value" },
         ProtoError::Truncated { buffered: 3 },
+        ProtoError::TooManyConnections { limit: 2 },
         ProtoError::Stalled { secs: 30 },
     ];
     for err in errors {

@@ -6,15 +6,18 @@
 //! client and server by `scripts/capture-golden.py` (run it from the
 //! repository root to regenerate them). The last test re-runs that script,
 //! when the reference programs and python3 are present, and checks the
-//! committed fixtures still match a fresh capture.
+//! committed fixtures still match a fresh capture, and another compares the
+//! JSON writer with Python's `json.dumps` itself.
 //!
 //! The fixtures were captured on a little-endian machine, so their headers
 //! say `"byteorder": "little"`; these tests assume the same.
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use sockmux_proto::{encode, json, ByteOrder, Decoder, Limits, Request, SearchService, Table};
@@ -344,6 +347,71 @@ fn fixture_names(dir: &Path) -> BTreeSet<String> {
 /// of its own steps at 10 s, so this is only a backstop.
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// Whether `python3` can be run at all.
+fn have_python() -> bool {
+    Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `python3 ARGS` with `input` on its standard input, waiting at most
+/// `timeout`; panics, after stopping it, if it takes longer.
+fn run_python(args: &[&std::ffi::OsStr], input: &[u8], timeout: Duration) -> Output {
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    // Feed and drain the pipes on threads so a chatty child never blocks.
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let feeder = thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let out_reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let err_reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for python3") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            // TERM first, so the capture script stops the server it started.
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            thread::sleep(Duration::from_secs(2));
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("python3 {args:?} did not finish within {timeout:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let _ = feeder.join();
+    Output {
+        status,
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    }
+}
+
 #[test]
 fn committed_fixtures_match_a_fresh_capture_from_the_reference_programs() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -355,13 +423,7 @@ fn committed_fixtures_match_a_fresh_capture_from_the_reference_programs() {
         );
         return;
     }
-    if Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_or(true, |s| !s.success())
-    {
+    if !have_python() {
         eprintln!("SKIPPED fresh golden capture: python3 is not available");
         return;
     }
@@ -372,39 +434,21 @@ fn committed_fixtures_match_a_fresh_capture_from_the_reference_programs() {
     fs::create_dir_all(&out).expect("create temp dir");
 
     let script = manifest.join("../../scripts/capture-golden.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg("--seed")
-        .arg(&seed)
-        .arg("--out")
-        .arg(&out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the capture script");
-    let deadline = Instant::now() + CAPTURE_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the capture script") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            // TERM first so the script stops the reference server it started.
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            std::thread::sleep(Duration::from_secs(2));
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the capture script did not finish within {CAPTURE_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = child.wait_with_output().expect("capture script output");
+    let output = run_python(
+        &[
+            script.as_os_str(),
+            "--seed".as_ref(),
+            seed.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+        b"",
+        CAPTURE_TIMEOUT,
+    );
     assert!(
-        status.success(),
-        "capture script failed ({status}):\n{}{}",
+        output.status.success(),
+        "capture script failed ({}):\n{}{}",
+        output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
@@ -423,4 +467,60 @@ fn committed_fixtures_match_a_fresh_capture_from_the_reference_programs() {
         );
     }
     let _ = fs::remove_dir_all(&out);
+}
+
+/// Prints `json.dumps(s, ensure_ascii=False)` for each string, one a line;
+/// strings arrive as lists of code points, so nothing of ours encodes them.
+const PY_DUMPS: &str = "import json, sys\n\
+for cps in json.load(sys.stdin): sys.stdout.buffer.write(\
+json.dumps(''.join(map(chr, cps)), ensure_ascii=False).encode('utf-8') + b'\\n')\n";
+
+#[test]
+fn json_writer_matches_python_json_dumps() {
+    if !have_python() {
+        eprintln!("SKIPPED json.dumps comparison: python3 is not available");
+        return;
+    }
+    // Every ASCII character alone, then the characters near the escaping
+    // rules' edges and some mixtures.
+    let mut strings: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+    strings.extend(
+        [
+            "",
+            "\u{80}\u{9f}\u{a0}\u{ad}\u{e9}",
+            "\u{2028}\u{2029}\u{feff}\u{fffd}\u{ffff}",
+            "\u{1f436}\u{1f43e}\u{10ffff}",
+            "say \"hi\"\\\t\u{1}\n\r\u{8}\u{c}\u{7f}\u{1f}",
+            "\\u0041 \\\\ \\\"",
+            "</script>",
+        ]
+        .map(String::from),
+    );
+    let code_points: Vec<Vec<u32>> = strings
+        .iter()
+        .map(|s| s.chars().map(u32::from).collect())
+        .collect();
+    let input = serde_json::to_vec(&code_points).expect("serialises");
+    let output = run_python(
+        &["-c".as_ref(), PY_DUMPS.as_ref()],
+        &input,
+        Duration::from_secs(30),
+    );
+    assert!(
+        output.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&[u8]> = output
+        .stdout
+        .strip_suffix(b"\n")
+        .expect("ends with a newline")
+        .split(|&b| b == b'\n')
+        .collect();
+    assert_eq!(lines.len(), strings.len());
+    for (s, python) in strings.iter().zip(lines) {
+        let mut ours = Vec::new();
+        json::write_str(&mut ours, s);
+        assert_bytes_eq(&ours, python, &format!("json of {s:?}: ours vs python"));
+    }
 }
