@@ -124,7 +124,7 @@ impl Session for AppSession {
             self.closing = true;
             return Step::Close;
         }
-        if draining && !self.decoder_mid_message() {
+        if draining && !self.is_mid_message() {
             self.closing = true;
             return Step::Close;
         }
@@ -146,7 +146,7 @@ impl Session for AppSession {
     }
 
     fn on_stall(&mut self, idle: Duration, out: &mut Output, stats: &mut Stats) {
-        if self.decoder_mid_message() && !self.closing {
+        if self.is_mid_message() && !self.closing {
             let err = ProtoError::Stalled {
                 secs: idle.as_secs(),
             };
@@ -156,12 +156,16 @@ impl Session for AppSession {
 
     fn on_shutdown(&mut self, _out: &mut Output) -> Step {
         self.draining = true;
-        if self.decoder_mid_message() && !self.closing {
+        if self.is_mid_message() && !self.closing {
             Step::Continue
         } else {
             self.closing = true;
             Step::Close
         }
+    }
+
+    fn is_mid_message(&self) -> bool {
+        self.decoder.buffered() > 0
     }
 
     fn has_backlog(&self) -> bool {
@@ -173,8 +177,3 @@ impl Session for AppSession {
     }
 }
 
-impl AppSession {
-    fn decoder_mid_message(&self) -> bool {
-        self.decoder.buffered() > 0
-    }
-}

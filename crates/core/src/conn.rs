@@ -80,11 +80,18 @@ impl<S: Session> Connection<S> {
     }
 
     /// Bytes arrived from the peer.
+    ///
+    /// Progress, for the idle timeout, is starting a message or finishing
+    /// one; bytes in the middle of a message are not.
     pub fn on_read(&mut self, input: &[u8], now: Instant, stats: &mut Stats) {
-        self.last_progress = now;
         stats.bytes_in += input.len() as u64;
         if self.phase == Phase::Open {
+            let was_mid_message = self.session.is_mid_message();
+            let answered = stats.requests;
             let step = self.session.on_input(input, &mut self.out, stats);
+            if !was_mid_message || stats.requests != answered {
+                self.last_progress = now;
+            }
             self.apply(step);
         }
     }
@@ -158,7 +165,8 @@ impl<S: Session> Connection<S> {
         self.last_progress + limit
     }
 
-    /// Checks the timer. An open connection that made no progress for
+    /// Checks the timer. An open connection that made no progress (see
+    /// [`Connection::on_read`]; bytes written count too) for
     /// `idle` gets the session's last word and moves to flushing; a
     /// flushing or lingering one that is stuck is done. Returns whether
     /// the timer fired.

@@ -50,6 +50,11 @@ impl Session for EchoSession {
         Step::Close
     }
 
+    fn is_mid_message(&self) -> bool {
+        // Every byte is a whole message: echoing it is progress.
+        false
+    }
+
     fn has_backlog(&self) -> bool {
         false
     }

@@ -100,6 +100,12 @@ pub trait Session: Send + 'static {
     /// Returns `Close` when nothing is owed.
     fn on_shutdown(&mut self, out: &mut Output) -> Step;
 
+    /// Whether the session holds part of a message. Bytes that continue a
+    /// message do not count as progress for the idle timeout, so a message
+    /// must arrive whole within the timeout from its first byte (a peer
+    /// trickling a body a byte at a time is still cut off).
+    fn is_mid_message(&self) -> bool;
+
     /// Whether the session holds input it has not handled yet (paused by
     /// backpressure), so the loop should resume it once output drains.
     fn has_backlog(&self) -> bool;

@@ -143,6 +143,22 @@ fn progress_pushes_the_idle_deadline_back() {
 }
 
 #[test]
+fn trickling_a_message_does_not_hold_off_the_idle_timeout() {
+    let start = Instant::now();
+    let mut stats = Stats::default();
+    let mut conn = app_conn(1 << 20, start);
+    let mut wire = Vec::new();
+    encode::search_request("ring", true, &mut wire).expect("encode");
+    // One byte a second: the message started at `start` and must be whole
+    // by `start + IDLE`.
+    for (i, byte) in wire[..40].iter().enumerate() {
+        conn.on_read(&[*byte], start + Duration::from_secs(i as u64), &mut stats);
+    }
+    assert!(conn.on_timeout(start + IDLE, IDLE, &mut stats));
+    assert_eq!(stats.errors, 1, "the stall is answered with an error");
+}
+
+#[test]
 fn stops_reading_while_output_is_full_and_resumes_when_it_drains() {
     let now = Instant::now();
     let mut stats = Stats::default();
