@@ -218,7 +218,7 @@ fn running_out_of_file_descriptors_backs_off_and_recovers() {
     assert!(spent < 0.3, "accept loop spun: {spent} s of CPU in 1 s");
     assert!(server.is_alive());
     assert!(
-        server.stderr_so_far().contains("accept failed"),
+        server.wait_for_log("accept failed"),
         "the fd limit is logged"
     );
 

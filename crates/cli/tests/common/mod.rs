@@ -3,6 +3,8 @@
 //! reference Python programs.
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod app;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -24,6 +26,8 @@ pub struct Server {
     child: Option<Child>,
     pub addr: SocketAddr,
     stderr: Option<mpsc::Receiver<String>>,
+    /// Log lines received so far.
+    log: String,
 }
 
 impl Server {
@@ -72,6 +76,7 @@ impl Server {
             child: Some(child),
             addr,
             stderr,
+            log: String::new(),
         }
     }
 
@@ -109,16 +114,23 @@ impl Server {
         status
     }
 
-    /// Everything the server wrote to stderr so far (logs).
-    pub fn stderr_so_far(&self) -> String {
-        let mut out = String::new();
-        if let Some(rx) = &self.stderr {
-            while let Ok(line) = rx.try_recv() {
-                out.push_str(&line);
-                out.push('\n');
+    /// Waits (bounded) until the server's stderr has a line containing
+    /// `needle`; returns whether it came.
+    pub fn wait_for_log(&mut self, needle: &str) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < WAIT {
+            if let Some(rx) = &self.stderr {
+                while let Ok(line) = rx.try_recv() {
+                    self.log.push_str(&line);
+                    self.log.push('\n');
+                }
             }
+            if self.log.contains(needle) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(10));
         }
-        out
+        false
     }
 
     /// Open file descriptors of the server process.
