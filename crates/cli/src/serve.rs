@@ -144,13 +144,6 @@ fn load_table(path: &std::path::Path) -> anyhow::Result<Table> {
 
 fn run<V: Service>(config: ServerConfig, service: V) -> anyhow::Result<ExitCode> {
     let server = Server::bind(config, service)?;
-    let addr = server.local_addr();
-    // The first line on stdout is the contract scripts and tests rely on.
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {addr}")?;
-    stdout.flush()?;
-    drop(stdout);
-
     let shutdown = Shutdown::new();
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
     let on_signal = shutdown.clone();
@@ -167,6 +160,13 @@ fn run<V: Service>(config: ServerConfig, service: V) -> anyhow::Result<ExitCode>
                 std::process::exit(130);
             }
         })?;
+
+    // The first line on stdout is the contract scripts and tests rely on:
+    // by the time it is printed, everything that can fail at start-up has.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {}", server.local_addr())?;
+    stdout.flush()?;
+    drop(stdout);
 
     let stats = server.run(shutdown)?;
     tracing::info!(

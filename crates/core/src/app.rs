@@ -176,4 +176,3 @@ impl Session for AppSession {
         self.decoder.release_idle(IDLE_KEEP);
     }
 }
-

@@ -31,13 +31,21 @@ pub enum ServerError {
     WorkerPanicked,
 }
 
-/// A bound server, ready to [`Server::run`].
-#[derive(Debug)]
-pub struct Server<V> {
-    listeners: Vec<mio::net::TcpListener>,
+/// A bound server with its event loops set up, ready to [`Server::run`].
+pub struct Server<V: Service> {
+    workers: Vec<Worker<V>>,
     local_addr: SocketAddr,
     service: Arc<V>,
     config: ServerConfig,
+}
+
+impl<V: Service> std::fmt::Debug for Server<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("workers", &self.workers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<V: Service> Server<V> {
@@ -58,13 +66,23 @@ impl<V: Service> Server<V> {
         for _ in 1..workers {
             listeners.push(listen(local_addr, &config, true)?);
         }
+        let shared = Arc::new(Shared::default());
+        let service = Arc::new(service);
+        let workers = listeners
+            .into_iter()
+            .map(|listener| {
+                Worker::new(
+                    mio::net::TcpListener::from_std(listener),
+                    Arc::clone(&service),
+                    config.clone(),
+                    Arc::clone(&shared),
+                )
+            })
+            .collect::<io::Result<_>>()?;
         Ok(Self {
-            listeners: listeners
-                .into_iter()
-                .map(mio::net::TcpListener::from_std)
-                .collect(),
+            workers,
             local_addr,
-            service: Arc::new(service),
+            service,
             config,
         })
     }
@@ -77,33 +95,24 @@ impl<V: Service> Server<V> {
     /// Serves until `shutdown` is triggered and every worker has drained;
     /// returns the totals.
     pub fn run(self, shutdown: Shutdown) -> Result<Stats, ServerError> {
-        let shared = Arc::new(Shared::default());
-        let mut workers = Vec::with_capacity(self.listeners.len());
-        for listener in self.listeners {
-            workers.push(Worker::new(
-                listener,
-                Arc::clone(&self.service),
-                self.config.clone(),
-                Arc::clone(&shared),
-                shutdown.clone(),
-            )?);
-        }
         tracing::info!(
             "{} service on {} with {} worker(s), max-connections {}, idle-timeout {} s, max-content {} bytes",
             self.service.name(),
             self.local_addr,
-            workers.len(),
+            self.workers.len(),
             self.config.max_connections,
             self.config.idle_timeout.as_secs_f64(),
             self.config.limits.max_content,
         );
-        let handles: Vec<_> = workers
+        let handles: Vec<_> = self
+            .workers
             .into_iter()
             .enumerate()
             .map(|(i, worker)| {
+                let shutdown = shutdown.clone();
                 thread::Builder::new()
                     .name(format!("sockmux-worker-{i}"))
-                    .spawn(move || worker.run())
+                    .spawn(move || worker.run(shutdown))
             })
             .collect::<Result<_, _>>()?;
         let mut total = Stats::default();

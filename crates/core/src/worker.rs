@@ -58,6 +58,7 @@ struct Entry<S> {
 /// A worker's event loop, built by [`crate::Server`].
 pub(crate) struct Worker<V: Service> {
     poll: Poll,
+    waker: Arc<Waker>,
     listener: Option<TcpListener>,
     service: Arc<V>,
     config: ServerConfig,
@@ -72,27 +73,28 @@ pub(crate) struct Worker<V: Service> {
 }
 
 impl<V: Service> Worker<V> {
+    /// Sets up the event loop. Everything that can fail at start-up fails
+    /// here, before the server reports that it is listening.
     pub(crate) fn new(
         listener: TcpListener,
         service: Arc<V>,
         config: ServerConfig,
         shared: Arc<Shared>,
-        shutdown: Shutdown,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let mut listener = listener;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        shutdown.register(waker);
         Ok(Self {
+            waker,
+            shutdown: Shutdown::new(),
             poll,
             listener: Some(listener),
             service,
             scratch: vec![0; config.read_chunk.max(1)],
             config,
             shared,
-            shutdown,
             conns: Slab::new(),
             stats: Stats::default(),
             accept_paused_until: None,
@@ -101,8 +103,11 @@ impl<V: Service> Worker<V> {
         })
     }
 
-    /// Runs until shutdown completes; returns what this worker did.
-    pub(crate) fn run(mut self) -> io::Result<Stats> {
+    /// Runs until `shutdown` is triggered and the drain completes; returns
+    /// what this worker did.
+    pub(crate) fn run(mut self, shutdown: Shutdown) -> io::Result<Stats> {
+        shutdown.register(Arc::clone(&self.waker));
+        self.shutdown = shutdown;
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout(Instant::now());
