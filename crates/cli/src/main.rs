@@ -1,6 +1,7 @@
 //! The `sockmux` binary: maps flags onto the libraries' config structs and
 //! dispatches. No protocol or socket logic lives here.
 
+mod client_cmds;
 mod logging;
 mod serve;
 
@@ -30,6 +31,14 @@ enum Command {
     /// Serve the app protocol's search service (the reference app-server.py,
     /// hardened, with keep-alive and pipelining).
     AppServer(serve::AppServerArgs),
+    /// Send app-protocol requests and print the results (the reference app-client.py).
+    AppClient(client_cmds::AppClientArgs),
+    /// Open echo connections, send, and verify every byte that comes back (the reference
+    /// multiconn-client.py).
+    EchoClient(client_cmds::EchoClientArgs),
+    /// Load generator for the echo and app protocols: every response verified, latency
+    /// percentiles, open or closed loop.
+    Bench(client_cmds::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +47,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::EchoServer(args) => serve::echo_server(args),
         Command::AppServer(args) => serve::app_server(args),
+        Command::AppClient(args) => client_cmds::app_client(args),
+        Command::EchoClient(args) => client_cmds::echo_client(args),
+        Command::Bench(args) => client_cmds::bench(args),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,8 @@
 #![allow(dead_code)] // Each test binary uses its own subset.
 
 pub mod app;
+pub mod doubles;
+pub mod python;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
