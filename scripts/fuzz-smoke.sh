@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the cargo-fuzz target `decoder` (fuzz/fuzz_targets/decoder.rs) for a
-# bounded time, seeded with the golden fixtures, and fails if it finds a
-# crash (the input is left in fuzz/artifacts/decoder/).
+# Runs the cargo-fuzz targets (fuzz/fuzz_targets/) for a bounded time each,
+# seeded from the golden fixtures, and fails if one finds a crash (the input
+# is left in fuzz/artifacts/TARGET/).
 #
-# Usage: scripts/fuzz-smoke.sh [SECONDS]     (default 60)
+# Usage: scripts/fuzz-smoke.sh [SECONDS] [TARGET...]
+#   SECONDS per target (default 60); TARGETs default to decoder and app_session.
 #
 # Works on stable Rust: the sanitizer is off by default (the proto crate has
 # no unsafe code; overflow checks and debug assertions stay on). On a nightly
@@ -26,8 +27,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     nice -n 10 cargo install --locked cargo-fuzz
 fi
 
-# Seeds: each fixture fed whole (first byte 0: no chunk sizes), and all the
-# requests back to back in chunks of 1, 7 and 40 bytes.
+# Seeds for `decoder`: each fixture fed whole (first byte 0: no chunk
+# sizes), and all the requests back to back in chunks of 1, 7 and 40 bytes.
 corpus="corpus/decoder"
 mkdir -p "$corpus"
 golden="$root/crates/proto/tests/golden"
@@ -36,16 +37,47 @@ for f in "$golden"/*.bin; do
 done
 { printf '\003\001\007\050'; cat "$golden"/*.request.bin; } > "$corpus/seed-pipelined"
 
-nice -n 10 cargo fuzz build -s "$sanitizer" decoder
+# Seeds for `app_session`: 5 control bytes (output cap and drain step, then
+# 4 chunk sizes), then requests: each fixture alone, and a keep-alive
+# pipeline of every request kind.
+corpus_app="corpus/app_session"
+mkdir -p "$corpus_app"
+for f in "$golden"/*.request.bin; do
+    { printf '\377\377\020\003\200'; cat "$f"; } > "$corpus_app/seed-$(basename "$f" .bin)"
+done
+python3 - "$corpus_app/seed-keep-alive" <<'PY'
+import json, struct, sys
+def msg(ctype, content):
+    h = json.dumps({"byteorder": "little", "content-type": ctype, "content-encoding": "utf-8",
+                    "content-length": len(content), "keep-alive": True}, ensure_ascii=False).encode()
+    return struct.pack(">H", len(h)) + h + content
+body = b"".join([
+    msg("text/json", json.dumps({"action": "search", "value": "morpheus"}).encode()),
+    msg("text/json", json.dumps({"action": "frob", "value": "x"}).encode()),
+    msg("binary/x", b"hello world"),
+    msg("text/json", json.dumps({"action": "search", "value": "nobody"}).encode()),
+])
+open(sys.argv[1], "wb").write(b"\x07\x20\x05\xff\x01" + body)
+PY
 
-# The fuzzer stops itself after $secs; timeout is the backstop.
-status=0
-timeout --kill-after=10 "$((secs + 120))" \
-    nice -n 10 cargo fuzz run -s "$sanitizer" decoder "$corpus" -- \
-    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    || status=$?
-if [ "$status" -ne 0 ]; then
-    echo "fuzz-smoke: the fuzzer failed (exit $status); see fuzz/artifacts/decoder/" >&2
-    exit "$status"
-fi
-echo "fuzz-smoke: decoder ran ${secs} s with no crash"
+run_target() {
+    local target="$1" dir="$2"
+    nice -n 10 cargo fuzz build -s "$sanitizer" "$target"
+    # The fuzzer stops itself after $secs; timeout is the backstop.
+    local status=0
+    timeout --kill-after=10 "$((secs + 120))" \
+        nice -n 10 cargo fuzz run -s "$sanitizer" "$target" "$dir" -- \
+        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "fuzz-smoke: $target failed (exit $status); see fuzz/artifacts/$target/" >&2
+        exit "$status"
+    fi
+    echo "fuzz-smoke: $target ran ${secs} s with no crash"
+}
+
+targets=("${@:2}")
+[ "${#targets[@]}" -gt 0 ] || targets=(decoder app_session)
+for target in "${targets[@]}"; do
+    run_target "$target" "corpus/$target"
+done
