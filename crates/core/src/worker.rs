@@ -117,6 +117,9 @@ impl<V: Service> Worker<V> {
                 }
                 return Err(e);
             }
+            // One clock read per wake-up: timers have sweep granularity
+            // anyway, and the hot path then reads no clock at all.
+            let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
@@ -127,12 +130,11 @@ impl<V: Service> Worker<V> {
                             entry.readable |= event.is_readable() || event.is_read_closed();
                             entry.writable |= event.is_writable() || event.is_write_closed();
                             entry.read_hup |= event.is_read_closed() || event.is_error();
-                            self.drive(key);
+                            self.drive(key, now);
                         }
                     }
                 }
             }
-            let now = Instant::now();
             if self.shutdown.is_triggered() && self.drain_deadline.is_none() {
                 self.begin_drain(now);
             }
@@ -264,14 +266,14 @@ impl<V: Service> Worker<V> {
     }
 
     /// Does all the I/O a connection's readiness allows.
-    fn drive(&mut self, key: usize) {
+    fn drive(&mut self, key: usize, now: Instant) {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
         let stats = &mut self.stats;
         loop {
-            flush(entry, stats);
-            if entry.conn.start_linger(Instant::now()) {
+            flush(entry, stats, now);
+            if entry.conn.start_linger(now) {
                 if !entry.readable {
                     // The last read drained the socket: closing now sends a
                     // plain FIN, with no unread input to turn it into a reset.
@@ -291,14 +293,14 @@ impl<V: Service> Worker<V> {
             }
             let lingering = entry.conn.phase() == Phase::Lingering;
             match entry.stream.read(&mut self.scratch) {
-                Ok(0) => entry.conn.on_eof(Instant::now(), stats),
+                Ok(0) => entry.conn.on_eof(now, stats),
                 Ok(n) => {
                     if lingering {
                         stats.bytes_in += n as u64;
                     } else {
                         entry
                             .conn
-                            .on_read(&self.scratch[..n], Instant::now(), stats);
+                            .on_read(&self.scratch[..n], now, stats);
                     }
                     // A short read drained the socket: with edge-triggered
                     // readiness, more data brings a new event. Skip the
@@ -331,7 +333,7 @@ impl<V: Service> Worker<V> {
             if let Some(entry) = self.conns.get_mut(key) {
                 entry.conn.on_shutdown();
             }
-            self.drive(key);
+            self.drive(key, now);
         }
     }
 
@@ -354,7 +356,7 @@ impl<V: Service> Worker<V> {
             );
         }
         for key in fired {
-            self.drive(key);
+            self.drive(key, now);
         }
         let step = (idle / 8).clamp(Duration::from_millis(10), MAX_SWEEP);
         self.next_sweep = now + step;
@@ -374,11 +376,11 @@ impl<V: Service> Worker<V> {
 }
 
 /// Writes pending output until it is all sent or the socket is full.
-fn flush<S: crate::Session>(entry: &mut Entry<S>, stats: &mut Stats) {
+fn flush<S: crate::Session>(entry: &mut Entry<S>, stats: &mut Stats, now: Instant) {
     while entry.writable && !entry.conn.pending().is_empty() {
         match entry.stream.write(entry.conn.pending()) {
             Ok(0) => entry.conn.abort(),
-            Ok(n) => entry.conn.on_sent(n, Instant::now(), stats),
+            Ok(n) => entry.conn.on_sent(n, now, stats),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => entry.writable = false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
