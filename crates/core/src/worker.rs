@@ -298,9 +298,7 @@ impl<V: Service> Worker<V> {
                     if lingering {
                         stats.bytes_in += n as u64;
                     } else {
-                        entry
-                            .conn
-                            .on_read(&self.scratch[..n], now, stats);
+                        entry.conn.on_read(&self.scratch[..n], now, stats);
                     }
                     // A short read drained the socket: with edge-triggered
                     // readiness, more data brings a new event. Skip the
