@@ -10,7 +10,7 @@
 //! - [`app_client`]: one request at a time over a blocking socket, with
 //!   keep-alive and reconnection.
 //! - [`echo_client`]: many echo connections on one mio event loop.
-//! - [`bench`]: the load generator, one mio event loop per thread.
+//! - [`mod@bench`]: the load generator, one mio event loop per thread.
 #![deny(missing_docs)]
 
 mod addr;

@@ -1,0 +1,185 @@
+//! Test doubles for the clients: small servers that record what a client
+//! sends, answer in a chosen (possibly broken) way, or corrupt an echo.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::Duration;
+
+use sockmux_proto::{Decoder, Limits, Request, SearchService, Table};
+
+use super::WAIT;
+
+/// What an app-protocol double does once a whole request has arrived.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Answer as the built-in search service would (the reference server's
+    /// answers).
+    Service,
+    /// Send these bytes, then close.
+    Bytes(Vec<u8>),
+    /// Close without answering.
+    Close,
+    /// Answer nothing and keep the connection open.
+    Silent,
+}
+
+/// An app-protocol server that records each request's bytes.
+pub struct Recorder {
+    pub addr: SocketAddr,
+    requests: mpsc::Receiver<Vec<u8>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Recorder {
+    /// Listens on 127.0.0.1, a free port, answering every connection's
+    /// first request with `reply`.
+    pub fn start(reply: Reply) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, requests) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if let Some((request, stream)) = serve(stream, &reply) {
+                            held.push(stream);
+                            let _ = tx.send(request);
+                        }
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Recorder {
+            addr,
+            requests,
+            stop,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The next request recorded (waits, bounded).
+    pub fn next_request(&self) -> Vec<u8> {
+        self.requests
+            .recv_timeout(WAIT)
+            .expect("a request was recorded")
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Reads one whole request and replies; returns the request, and the
+/// stream when it must stay open.
+fn serve(mut stream: TcpStream, reply: &Reply) -> Option<(Vec<u8>, Option<TcpStream>)> {
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(WAIT)).ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut decoder = Decoder::new(Limits::default());
+    let (len, response) = loop {
+        if let Some(frame) = decoder
+            .decode(&buf)
+            .expect("the client sends valid messages")
+        {
+            let mut response = Vec::new();
+            if let Reply::Service = reply {
+                let request = Request::parse(&frame).expect("a valid request");
+                SearchService::new(Table::builtin())
+                    .respond(&request, frame.header.keep_alive, &mut response)
+                    .expect("encodes");
+            }
+            break (frame.len, response);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    assert_eq!(len, buf.len(), "nothing follows the request");
+    match reply {
+        Reply::Service => {
+            let _ = stream.write_all(&response);
+        }
+        Reply::Bytes(bytes) => {
+            let _ = stream.write_all(bytes);
+        }
+        Reply::Close => {}
+        Reply::Silent => return Some((buf, Some(stream))),
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    Some((buf, None))
+}
+
+/// An echo server that flips one bit in every `every`-th byte it echoes
+/// (counted per connection), and closes when the client does.
+pub struct CorruptingEcho {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl CorruptingEcho {
+    pub fn start(every: u64) -> CorruptingEcho {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        thread::spawn(move || corrupt_echo(stream, every));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        CorruptingEcho { addr, stop }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl Drop for CorruptingEcho {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn corrupt_echo(mut stream: TcpStream, every: u64) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(WAIT));
+    let mut chunk = [0u8; 16 * 1024];
+    let mut seen = 0u64;
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        for byte in &mut chunk[..n] {
+            seen += 1;
+            if seen % every == 0 {
+                *byte ^= 0x01;
+            }
+        }
+        if stream.write_all(&chunk[..n]).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The app-protocol client: one request at a time over a blocking socket.
+//!
+//! Owns the exchange: connecting (trying each resolved address), sending a
+//! request encoded by the protocol crate, reading exactly one response with
+//! a deadline, and connection reuse with `keep-alive`. It does not print
+//! anything: the caller gets [`Event`]s for a transcript and a
+//! [`Response`] to show as it likes.
+//!
+//! With `keep-alive` the requests go one after another over one connection
+//! (each waits for the previous response; pipelining is the load
+//! generator's business). A server that answers without `keep-alive` and
+//! closes, as the reference server does, gets a new connection for the next
+//! request. A reused connection that turns out to be closed already (the
+//! server's idle timeout won the race) is replaced once, transparently.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use sockmux_proto::{encode, Decoder, Header, Limits, ProtoError};
+
+use crate::ClientError;
+
+/// What the user asked for: `ACTION VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRequest {
+    /// `search`, or anything else for a binary request.
+    pub action: String,
+    /// The search key, or the rest of the binary content.
+    pub value: String,
+}
+
+impl AppRequest {
+    /// A request for `action value`.
+    pub fn new(action: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            action: action.into(),
+            value: value.into(),
+        }
+    }
+
+    /// Appends the bytes the reference client sends for this request:
+    /// `search` as `text/json`, any other action as the UTF-8 bytes of
+    /// `action + value` in a `binary/custom-client-binary-type` message.
+    pub fn encode(&self, keep_alive: bool, out: &mut Vec<u8>) -> Result<(), ProtoError> {
+        if self.action == "search" {
+            encode::search_request(&self.value, keep_alive, out)
+        } else {
+            encode::binary_request(&self.action, &self.value, keep_alive, out)
+        }
+    }
+}
+
+/// One response, with the bytes it came in.
+#[derive(Debug, Clone)]
+pub struct Response {
+    raw: Vec<u8>,
+    header: Header,
+    content_start: usize,
+    json: Option<serde_json::Value>,
+}
+
+impl Response {
+    /// Checks a decoded message and keeps it. `text/json` content must be
+    /// a JSON object in UTF-8.
+    fn new(raw: Vec<u8>, header: Header, content_start: usize) -> Result<Self, ProtoError> {
+        let json = if header.is_json() {
+            let text = std::str::from_utf8(&raw[content_start..])
+                .map_err(|_| ProtoError::ContentNotUtf8)?;
+            let value: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| ProtoError::ContentNotJson {
+                    detail: e.to_string(),
+                })?;
+            if !value.is_object() {
+                return Err(ProtoError::ContentNotObject);
+            }
+            Some(value)
+        } else {
+            None
+        };
+        Ok(Self {
+            raw,
+            header,
+            content_start,
+            json,
+        })
+    }
+
+    /// The validated JSON header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The whole message as it arrived: protoheader, JSON header, content.
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The JSON header's bytes as they arrived.
+    pub fn header_json(&self) -> &[u8] {
+        &self.raw[2..self.content_start]
+    }
+
+    /// The content's bytes.
+    pub fn content(&self) -> &[u8] {
+        &self.raw[self.content_start..]
+    }
+
+    /// The content parsed, for `text/json` responses.
+    pub fn json(&self) -> Option<&serde_json::Value> {
+        self.json.as_ref()
+    }
+
+    /// The `result` string of a `text/json` response, when it has one.
+    pub fn result(&self) -> Option<&str> {
+        self.json.as_ref()?.get("result")?.as_str()
+    }
+
+    /// Whether the server answered with an error (`{"result": "Error: …"}`).
+    pub fn is_error(&self) -> bool {
+        self.result().is_some_and(|r| r.starts_with("Error: "))
+    }
+}
+
+/// Something that happened on the wire, for a transcript.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A connection attempt starts.
+    Connecting(SocketAddr),
+    /// A request's bytes are about to be sent.
+    Sending(SocketAddr, &'a [u8]),
+    /// A whole response arrived.
+    Received(SocketAddr, &'a [u8]),
+    /// The client closes its connection.
+    Closing(SocketAddr),
+}
+
+/// How an [`AppClient`] talks to its server.
+#[derive(Debug, Clone)]
+pub struct AppClientConfig {
+    /// The server's addresses, tried in order until one accepts.
+    pub addrs: Vec<SocketAddr>,
+    /// Longest wait for a connection to be accepted, a request to be sent,
+    /// or a response to arrive whole. Default: 10 s.
+    pub timeout: Duration,
+    /// Ask the server to keep the connection open between requests.
+    pub keep_alive: bool,
+    /// Bounds on a response the client accepts.
+    pub limits: Limits,
+}
+
+impl AppClientConfig {
+    /// Default for [`AppClientConfig::timeout`].
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A configuration for `addrs` with the defaults.
+    pub fn new(addrs: Vec<SocketAddr>) -> Self {
+        Self {
+            addrs,
+            timeout: Self::DEFAULT_TIMEOUT,
+            keep_alive: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    addr: SocketAddr,
+}
+
+/// A client that sends requests one at a time and reads their responses.
+#[derive(Debug)]
+pub struct AppClient {
+    config: AppClientConfig,
+    conn: Option<Conn>,
+    request: Vec<u8>,
+    chunk: Vec<u8>,
+}
+
+impl AppClient {
+    /// A client; it connects on the first request.
+    pub fn new(config: AppClientConfig) -> Self {
+        Self {
+            config,
+            conn: None,
+            request: Vec::new(),
+            chunk: vec![0; 16 * 1024],
+        }
+    }
+
+    /// Sends `request` and returns its response, reporting what happens on
+    /// the wire to `on_event`.
+    pub fn request(
+        &mut self,
+        request: &AppRequest,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Response, ClientError> {
+        self.request.clear();
+        request
+            .encode(self.config.keep_alive, &mut self.request)
+            .map_err(ClientError::Encode)?;
+        let reused = self.conn.is_some();
+        let result = match self.exchange(on_event) {
+            Err(e) if reused && is_stale(&e) => {
+                tracing::debug!("reused connection was closed ({e}); reconnecting");
+                self.close(on_event);
+                self.exchange(on_event)
+            }
+            other => other,
+        };
+        match &result {
+            Ok(response) if self.config.keep_alive && response.header().keep_alive => {}
+            _ => self.close(on_event),
+        }
+        result
+    }
+
+    /// Closes the connection, if one is open.
+    pub fn close(&mut self, on_event: &mut dyn FnMut(Event<'_>)) {
+        if let Some(conn) = self.conn.take() {
+            on_event(Event::Closing(conn.addr));
+        }
+    }
+
+    fn exchange(&mut self, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Response, ClientError> {
+        let timeout = self.config.timeout;
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.config.addrs, timeout, on_event)?);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            unreachable!("connected above");
+        };
+        let addr = conn.addr;
+        on_event(Event::Sending(addr, &self.request));
+        let io_err = |source: io::Error, what| match source.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout {
+                addr,
+                what,
+                after: timeout,
+            },
+            _ => ClientError::Io { addr, source },
+        };
+        conn.stream
+            .set_write_timeout(Some(timeout))
+            .and_then(|()| conn.stream.write_all(&self.request))
+            .map_err(|e| io_err(e, "the request to be sent"))?;
+
+        let deadline = Instant::now() + timeout;
+        let mut decoder = Decoder::new(self.config.limits);
+        let mut buf = Vec::new();
+        loop {
+            let decoded = decoder
+                .decode(&buf)
+                .map_err(|source| ClientError::Malformed { addr, source })?
+                .map(|frame| {
+                    (
+                        frame.header.clone(),
+                        frame.len,
+                        frame.len - frame.content.len(),
+                    )
+                });
+            if let Some((header, len, content_start)) = decoded {
+                if buf.len() > len {
+                    return Err(ClientError::Unsolicited {
+                        addr,
+                        extra: buf.len() - len,
+                    });
+                }
+                on_event(Event::Received(addr, &buf));
+                return Response::new(buf, header, content_start)
+                    .map_err(|source| ClientError::Malformed { addr, source });
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io_err(io::ErrorKind::TimedOut.into(), "the response"));
+            }
+            conn.stream
+                .set_read_timeout(Some(left))
+                .map_err(|e| io_err(e, "the response"))?;
+            match conn.stream.read(&mut self.chunk) {
+                Ok(0) => {
+                    return Err(ClientError::ClosedEarly {
+                        addr,
+                        received: buf.len(),
+                    })
+                }
+                Ok(n) => buf.extend_from_slice(&self.chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A reset before any byte of the response is the same
+                // story as an early close, and reads as one.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset && buf.is_empty() => {
+                    return Err(ClientError::ClosedEarly { addr, received: 0 })
+                }
+                Err(e) => return Err(io_err(e, "the response")),
+            }
+        }
+    }
+}
+
+/// Whether `e` says a reused connection had been closed by the server
+/// before our request reached it, so that sending it again is right.
+fn is_stale(e: &ClientError) -> bool {
+    match e {
+        ClientError::ClosedEarly { received: 0, .. } => true,
+        ClientError::Io { source, .. } => matches!(
+            source.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ),
+        _ => false,
+    }
+}
+
+/// Connects to the first of `addrs` that accepts within `timeout`.
+fn connect(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Conn, ClientError> {
+    let mut last = None;
+    for &addr in addrs {
+        on_event(Event::Connecting(addr));
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => {
+                // Requests are small and latency is what a user waits on.
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!("set TCP_NODELAY: {e}");
+                }
+                return Ok(Conn { stream, addr });
+            }
+            Err(source) => last = Some(ClientError::Connect { addr, source }),
+        }
+    }
+    Err(last.unwrap_or_else(|| ClientError::NoAddress {
+        host: String::from("(no address given)"),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_and_other_actions_encode_like_the_reference_client() {
+        let mut out = Vec::new();
+        AppRequest::new("search", "ring")
+            .encode(false, &mut out)
+            .expect("encodes");
+        assert!(out.ends_with(br#"{"action": "search", "value": "ring"}"#));
+
+        out.clear();
+        AppRequest::new("echo", "hi")
+            .encode(false, &mut out)
+            .expect("encodes");
+        let header = br#"{"byteorder": "little", "content-type": "binary/custom-client-binary-type", "content-encoding": "binary", "content-length": 6}"#;
+        assert_eq!(&out[..2], &(header.len() as u16).to_be_bytes());
+        assert!(cfg!(target_endian = "big") || out[2..].starts_with(header));
+        assert!(out.ends_with(b"echohi"));
+    }
+
+    #[test]
+    fn error_results_are_recognised() {
+        let mut raw = Vec::new();
+        sockmux_proto::error_response(&ProtoError::EmptyContent, &mut raw).expect("encodes");
+        let mut decoder = Decoder::new(Limits::default());
+        let frame = decoder.decode(&raw).expect("valid").expect("whole");
+        let (header, start) = (frame.header.clone(), frame.len - frame.content.len());
+        let response = Response::new(raw, header, start).expect("valid");
+        assert_eq!(
+            response.result(),
+            Some("Error: the request has no content.")
+        );
+        assert!(response.is_error());
+    }
+}

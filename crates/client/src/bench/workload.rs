@@ -1,0 +1,70 @@
+//! What a load generator's connection sends and how it checks what comes
+//! back, as a trait the event loop is generic over. Owns the contract
+//! between [`super::worker`] (sockets, timing, counting) and the echo and
+//! app workloads (bytes and verdicts).
+
+use std::io;
+
+use sockmux_proto::ProtoError;
+use thiserror::Error;
+
+use crate::error::describe_io;
+
+/// The outcome of one whole response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Exactly what was expected.
+    Ok,
+    /// Well-framed, but not what was expected; a description when one was
+    /// asked for.
+    Mismatch(Option<String>),
+}
+
+/// Something that ends a connection: the stream cannot be trusted after it.
+#[derive(Debug, Error)]
+pub(crate) enum Fault {
+    /// The response is not a valid message.
+    #[error("malformed response: {0}")]
+    Malformed(#[source] ProtoError),
+    /// More bytes arrived than there were requests for.
+    #[error("the server sent bytes that answer no request")]
+    Unsolicited,
+    /// A keep-alive request got an answer without keep-alive.
+    #[error("the server answered a keep-alive request without keep-alive: it does not keep connections open")]
+    KeepAliveIgnored,
+    /// The server answered with an error result.
+    #[error("the server answered {0:?}")]
+    ServerError(String),
+    /// The server closed while requests were unanswered.
+    #[error("the server closed the connection with {0} request(s) unanswered")]
+    Closed(usize),
+    /// Reading or writing failed.
+    #[error("lost the connection: {}", describe_io(.0))]
+    Io(#[source] io::Error),
+}
+
+/// A kind of request and the check of its response.
+pub(crate) trait Workload: Send + Sync + 'static {
+    /// Per-connection state.
+    type State: Send;
+
+    /// State for connection number `conn` (0-based, unique in the run).
+    fn state(&self, conn: usize) -> Self::State;
+
+    /// A new connection replaces the old one; requests in flight on the
+    /// old one are gone. `clean` is false after a fault.
+    fn reset(&self, state: &mut Self::State, clean: bool);
+
+    /// Appends the next request to `out`.
+    fn request(&self, state: &mut Self::State, out: &mut Vec<u8>);
+
+    /// Takes bytes received and calls `verdict` once per whole response, in
+    /// order. `detail` asks for a description of a mismatch.
+    fn input(
+        &self,
+        state: &mut Self::State,
+        input: &[u8],
+        detail: bool,
+        verdict: &mut dyn FnMut(Verdict),
+    ) -> Result<(), Fault>;
+}
