@@ -2,7 +2,6 @@
 //! [`Shutdown`], and the summary line.
 
 use std::io::Write;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -67,7 +66,8 @@ impl ServerArgs {
     fn config(&self) -> anyhow::Result<ServerConfig> {
         let defaults = ServerConfig::default();
         Ok(ServerConfig {
-            addr: resolve(&self.host, self.port)?,
+            // A server binds one address: the first the name resolves to.
+            addr: sockmux_client::resolve(&self.host, self.port)?[0],
             workers: self.workers.unwrap_or(defaults.workers).max(1),
             max_connections: self.max_connections,
             idle_timeout: seconds(self.idle_timeout, "--idle-timeout")?,
@@ -83,18 +83,6 @@ fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| anyhow!("{flag} must be a positive number of seconds, not {value}"))
-}
-
-fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = literal.parse() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    (host, port)
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve host {host:?}"))?
-        .next()
-        .ok_or_else(|| anyhow!("host {host:?} has no address"))
 }
 
 /// Runs `sockmux echo-server`.
