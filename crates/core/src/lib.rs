@@ -2,7 +2,7 @@
 //! connections each worker owns, their limits and timers, and graceful
 //! shutdown.
 //!
-//! Bytes flow one way: the [`worker`] moves bytes between sockets and
+//! Bytes flow one way: the worker moves bytes between sockets and
 //! [`Connection`]s; a connection hands them to its [`Session`] (echo or app),
 //! which alone knows what they mean. Sessions never touch sockets, so they
 //! are tested without any (see the session tests), and the loop is written

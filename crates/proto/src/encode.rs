@@ -108,24 +108,21 @@ fn header(
     content_len: usize,
     keep_alive: bool,
 ) -> Result<(), ProtoError> {
+    // The constant parts are written as whole slices: this runs once per
+    // response, and the keys never need escaping.
+    const PREFIX: &[u8] = match ByteOrder::native() {
+        ByteOrder::Little => b"\0\0{\"byteorder\": \"little\", \"content-type\": ",
+        ByteOrder::Big => b"\0\0{\"byteorder\": \"big\", \"content-type\": ",
+    };
     let start = out.len();
-    out.extend_from_slice(&[0, 0]);
-    out.push(b'{');
-    json::write_key(out, "byteorder");
-    json::write_str(out, ByteOrder::native().as_str());
-    out.extend_from_slice(b", ");
-    json::write_key(out, "content-type");
+    out.extend_from_slice(PREFIX);
     json::write_str(out, content_type);
-    out.extend_from_slice(b", ");
-    json::write_key(out, "content-encoding");
+    out.extend_from_slice(b", \"content-encoding\": ");
     json::write_str(out, content_encoding);
-    out.extend_from_slice(b", ");
-    json::write_key(out, "content-length");
+    out.extend_from_slice(b", \"content-length\": ");
     json::write_u64(out, content_len as u64);
     if keep_alive {
-        out.extend_from_slice(b", ");
-        json::write_key(out, "keep-alive");
-        out.extend_from_slice(b"true");
+        out.extend_from_slice(b", \"keep-alive\": true");
     }
     out.push(b'}');
     let len = out.len() - start - 2;

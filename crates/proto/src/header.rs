@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::{Limits, ProtoError};
+use crate::{fast, Limits, ProtoError};
 
 /// The content type whose content is JSON text; every other type is binary.
 pub const CONTENT_TYPE_JSON: &str = "text/json";
@@ -118,6 +118,19 @@ impl Header {
     ///
     /// On error `self` is left in an unspecified but valid state.
     pub fn parse_into(&mut self, bytes: &[u8], limits: &Limits) -> Result<(), ProtoError> {
+        if let Some(canonical) = fast::header(bytes) {
+            self.byteorder = canonical.byteorder;
+            self.content_length = checked_length(canonical.content_length, limits)?;
+            set(&mut self.content_type, canonical.content_type);
+            set(&mut self.content_encoding, canonical.content_encoding);
+            self.keep_alive = canonical.keep_alive;
+            return self.check_encoding();
+        }
+        self.parse_general(bytes, limits)
+    }
+
+    /// The general path: any JSON object, every error told apart.
+    fn parse_general(&mut self, bytes: &[u8], limits: &Limits) -> Result<(), ProtoError> {
         if bytes.is_empty() {
             return Err(ProtoError::EmptyHeader);
         }
@@ -160,6 +173,11 @@ impl Header {
                 })
             }
         };
+        self.check_encoding()
+    }
+
+    /// JSON content must be in an encoding we decode.
+    fn check_encoding(&self) -> Result<(), ProtoError> {
         if self.is_json() && !is_utf8_label(&self.content_encoding) {
             return Err(ProtoError::UnsupportedEncoding {
                 encoding: self.content_encoding.clone(),
@@ -167,6 +185,12 @@ impl Header {
         }
         Ok(())
     }
+}
+
+/// Replaces `dest`'s text, reusing its capacity.
+fn set(dest: &mut String, text: &str) {
+    dest.clear();
+    dest.push_str(text);
 }
 
 /// Why a JSON text did not yield the object we wanted.
@@ -208,13 +232,13 @@ fn string_into(raw: &RawValue, key: &'static str, dest: &mut String) -> Result<(
         key,
         expected: "a string",
     };
-    dest.clear();
     match serde_json::from_str::<&str>(raw.get()) {
-        Ok(s) => dest.push_str(s),
+        Ok(s) => set(dest, s),
         // A string with escapes cannot be borrowed; decode it the slow way.
-        Err(_) => {
-            dest.push_str(&serde_json::from_str::<String>(raw.get()).map_err(|_| wrong_type)?)
-        }
+        Err(_) => set(
+            dest,
+            &serde_json::from_str::<String>(raw.get()).map_err(|_| wrong_type)?,
+        ),
     }
     Ok(())
 }
@@ -235,7 +259,11 @@ fn content_length_value(raw: &RawValue, limits: &Limits) -> Result<usize, ProtoE
         return Err(ProtoError::ContentLengthNotInteger);
     }
     // All digits: the only way to fail is to overflow, which is above any limit.
-    let len = text.parse::<u64>().unwrap_or(u64::MAX);
+    checked_length(text.parse::<u64>().unwrap_or(u64::MAX), limits)
+}
+
+/// `len` as a buffer size, if the limit allows it.
+fn checked_length(len: u64, limits: &Limits) -> Result<usize, ProtoError> {
     match usize::try_from(len) {
         Ok(n) if n <= limits.max_content => Ok(n),
         _ => Err(ProtoError::ContentTooLong {
@@ -305,6 +333,44 @@ mod tests {
                 key: "content-length"
             })
         );
+    }
+
+    proptest::proptest! {
+        /// Wherever the fast path answers, the general path gives the same
+        /// header (or the same error).
+        #[test]
+        fn fast_and_general_paths_agree(
+            big in proptest::bool::ANY,
+            content_type in "[ -~\u{80}-\u{10ffff}]{0,12}",
+            content_encoding in "(utf-8|UTF8|binary|[a-z]{0,6})",
+            length in proptest::num::u64::ANY,
+            small in 0u64..100,
+            use_small in proptest::bool::ANY,
+            keep_alive in proptest::option::of(proptest::bool::ANY),
+        ) {
+            let length = if use_small { small } else { length };
+            let mut text = Vec::new();
+            text.extend_from_slice(b"{\"byteorder\": ");
+            crate::json::write_str(&mut text, if big { "big" } else { "little" });
+            text.extend_from_slice(b", \"content-type\": ");
+            crate::json::write_str(&mut text, &content_type);
+            text.extend_from_slice(b", \"content-encoding\": ");
+            crate::json::write_str(&mut text, &content_encoding);
+            text.extend_from_slice(format!(", \"content-length\": {length}").as_bytes());
+            if let Some(k) = keep_alive {
+                text.extend_from_slice(format!(", \"keep-alive\": {k}").as_bytes());
+            }
+            text.push(b'}');
+            let limits = Limits { max_header: 65_535, max_content: 1000 };
+            let mut fast = Header::default();
+            let mut general = Header::default();
+            let fast_result = fast.parse_into(&text, &limits);
+            let general_result = general.parse_general(&text, &limits);
+            proptest::prop_assert_eq!(&fast_result, &general_result);
+            if fast_result.is_ok() {
+                proptest::prop_assert_eq!(fast, general);
+            }
+        }
     }
 
     #[test]

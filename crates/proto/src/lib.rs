@@ -46,6 +46,7 @@
 pub mod decode;
 pub mod encode;
 mod error;
+mod fast;
 pub mod header;
 pub mod json;
 mod limits;

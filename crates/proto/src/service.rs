@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::encode::{self, BINARY_ENCODING};
 use crate::header::{parse_object, present, ObjectError};
-use crate::{json, Frame, ProtoError};
+use crate::{fast, json, Frame, ProtoError};
 
 /// Content type of the server's binary responses.
 pub const SERVER_BINARY_TYPE: &str = "binary/custom-server-binary-type";
@@ -128,6 +128,17 @@ impl<'a> Request<'a> {
                 content: frame.content,
             });
         }
+        if let Some((action, value)) = fast::request(frame.content) {
+            return Ok(if action == "search" {
+                Self::Search {
+                    value: Cow::Borrowed(value),
+                }
+            } else {
+                Self::OtherAction {
+                    action: Cow::Borrowed(action),
+                }
+            });
+        }
         // The header check already refused every encoding but UTF-8.
         let text = std::str::from_utf8(frame.content).map_err(|_| ProtoError::ContentNotUtf8)?;
         let raw: RawRequest<'a> = parse_object(text).map_err(|e| match e {
@@ -219,9 +230,7 @@ fn result_message(
     text: impl FnOnce(&mut json::EscapingWriter<'_>) -> std::fmt::Result,
 ) -> Result<(), ProtoError> {
     encode::json_message(out, keep_alive, |out| {
-        out.extend_from_slice(b"{");
-        json::write_key(out, "result");
-        out.push(b'"');
+        out.extend_from_slice(b"{\"result\": \"");
         // Writing into a Vec cannot fail.
         let _ = text(&mut json::EscapingWriter(out));
         out.push(b'"');
