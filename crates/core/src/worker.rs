@@ -366,7 +366,12 @@ impl<V: Service> Worker<V> {
         }
         let mut entry = self.conns.remove(key);
         tracing::debug!("closing connection to {}", entry.peer);
-        let _ = self.poll.registry().deregister(&mut entry.stream);
+        // On Linux closing the descriptor (never duplicated here) removes
+        // it from the epoll set, so deregistering would only add a syscall
+        // to every connection. mio asks for it on other platforms.
+        if !cfg!(target_os = "linux") {
+            let _ = self.poll.registry().deregister(&mut entry.stream);
+        }
         if entry.counted {
             self.shared.active.fetch_sub(1, Ordering::Relaxed);
         }
