@@ -285,6 +285,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--quick", action="store_true", help="skip callgrind, strace and idle memory")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--only", default="", help="run only the cells whose 'group / label' matches this regex")
     args = ap.parse_args()
 
     subprocess.run(["cargo", "build", "--release", "-p", "sockmux", "-p", "sockmux-competitor"],
@@ -293,6 +294,8 @@ def main():
 
     cells = []  # (group, label, {server: runs}, load)
     def cell(group, label, kind, load, names, workers=1, cpus="0"):
+        if args.only and not re.search(args.only, f"{group} / {label}"):
+            return
         table = {}
         for name, cmd in servers(kind, workers).items():
             if name not in names:

@@ -230,31 +230,14 @@ impl<V: Service> Worker<V> {
             self.service.refusal(&mut refusal);
             Connection::refused(self.service.session(), &refusal, now)
         };
-        // Small request/response exchanges must not wait for Nagle.
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!("set TCP_NODELAY for {peer}: {e}");
-        }
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
-        let mut stream = stream;
-        if let Err(e) = self.poll.registry().register(
-            &mut stream,
-            Token(key + FIRST_CONN),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            tracing::warn!("register connection from {peer}: {e}");
-            if counted {
-                self.shared.active.fetch_sub(1, Ordering::Relaxed);
-            }
-            return;
-        }
-        entry.insert(Entry {
+        let key = self.conns.insert(Entry {
             stream,
             conn,
             peer,
             // Unknown until the first read: assume input may be queued.
             readable: true,
-            writable: false,
+            // A new socket's send buffer is empty.
+            writable: true,
             read_hup: false,
             counted,
         });
@@ -262,6 +245,28 @@ impl<V: Service> Worker<V> {
             if let Some(entry) = self.conns.get_mut(key) {
                 entry.conn.on_shutdown();
             }
+        }
+        // Most clients send their request with the handshake, so it is
+        // usually waiting already: serve it before registering. A
+        // one-request connection is then read, answered and closed with no
+        // epoll or socket-option calls at all.
+        self.drive(key, now);
+        let Some(entry) = self.conns.get_mut(key) else {
+            return;
+        };
+        // Responses on a connection that stays must not wait for Nagle.
+        if let Err(e) = entry.stream.set_nodelay(true) {
+            tracing::debug!("set TCP_NODELAY for {peer}: {e}");
+        }
+        // Edge-triggered registration reports readiness that is already
+        // there, so nothing that arrived since the last read is missed.
+        if let Err(e) = self.poll.registry().register(
+            &mut entry.stream,
+            Token(key + FIRST_CONN),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            tracing::warn!("register connection from {peer}: {e}");
+            self.close(key);
         }
     }
 

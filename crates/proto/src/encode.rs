@@ -114,12 +114,21 @@ fn header(
         ByteOrder::Little => b"\0\0{\"byteorder\": \"little\", \"content-type\": ",
         ByteOrder::Big => b"\0\0{\"byteorder\": \"big\", \"content-type\": ",
     };
+    // Every JSON response has this header but for its length.
+    const JSON_PREFIX: &[u8] = match ByteOrder::native() {
+        ByteOrder::Little => b"\0\0{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-encoding\": \"utf-8\", \"content-length\": ",
+        ByteOrder::Big => b"\0\0{\"byteorder\": \"big\", \"content-type\": \"text/json\", \"content-encoding\": \"utf-8\", \"content-length\": ",
+    };
     let start = out.len();
-    out.extend_from_slice(PREFIX);
-    json::write_str(out, content_type);
-    out.extend_from_slice(b", \"content-encoding\": ");
-    json::write_str(out, content_encoding);
-    out.extend_from_slice(b", \"content-length\": ");
+    if content_type == CONTENT_TYPE_JSON && content_encoding == JSON_ENCODING {
+        out.extend_from_slice(JSON_PREFIX);
+    } else {
+        out.extend_from_slice(PREFIX);
+        json::write_str(out, content_type);
+        out.extend_from_slice(b", \"content-encoding\": ");
+        json::write_str(out, content_encoding);
+        out.extend_from_slice(b", \"content-length\": ");
+    }
     json::write_u64(out, content_len as u64);
     if keep_alive {
         out.extend_from_slice(b", \"keep-alive\": true");

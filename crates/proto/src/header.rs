@@ -276,9 +276,10 @@ fn checked_length(len: u64, limits: &Limits) -> Result<usize, ProtoError> {
 /// Whether `label` names UTF-8 in one of the spellings Python's codec
 /// registry accepts for it.
 fn is_utf8_label(label: &str) -> bool {
-    ["utf-8", "utf8", "utf_8"]
-        .iter()
-        .any(|known| label.eq_ignore_ascii_case(known))
+    label == "utf-8"
+        || ["utf-8", "utf8", "utf_8"]
+            .iter()
+            .any(|known| label.eq_ignore_ascii_case(known))
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-use crate::encode::{self, BINARY_ENCODING};
+use crate::encode::{self, BINARY_ENCODING, JSON_ENCODING};
+use crate::header::CONTENT_TYPE_JSON;
 use crate::header::{parse_object, present, ObjectError};
 use crate::{fast, json, Frame, ProtoError};
 
@@ -25,7 +26,27 @@ const BINARY_ECHO_LEN: usize = 10;
 
 /// The search table: keys to answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table(HashMap<String, String>);
+pub struct Table(HashMap<String, Answer>);
+
+/// One answer, with the response content it makes rendered once, at load
+/// time, so that answering is a lookup and a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Answer {
+    text: String,
+    /// `{"result": TEXT}`, escaped as the reference server writes it.
+    content: Box<[u8]>,
+}
+
+impl Answer {
+    fn new(text: String) -> Self {
+        let mut content = Vec::with_capacity(text.len() + 16);
+        write_result(&mut content, |w| w.write_str(&text));
+        Self {
+            text,
+            content: content.into_boxed_slice(),
+        }
+    }
+}
 
 /// A table file that is not a JSON object of strings to strings.
 #[derive(Debug, Error)]
@@ -52,28 +73,30 @@ impl Table {
         Self(
             entries
                 .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
+                .map(|(k, v)| (k.into(), Answer::new(v.into())))
                 .collect(),
         )
     }
 
     /// Parses a JSON object of string keys to string values.
     pub fn from_json(text: &str) -> Result<Self, TableError> {
-        Ok(Self(serde_json::from_str(text)?))
+        let entries: HashMap<String, String> = serde_json::from_str(text)?;
+        Ok(Self::from_entries(entries))
     }
 
     /// The answer for `key`. As in the reference server, an empty answer
     /// counts as no answer.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.answer(key).map(|a| a.text.as_str())
+    }
+
+    fn answer(&self, key: &str) -> Option<&Answer> {
+        self.0.get(key).filter(|a| !a.text.is_empty())
     }
 
     /// The entries, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0.iter().map(|(k, v)| (k.as_str(), v.text.as_str()))
     }
 
     /// Number of entries.
@@ -195,8 +218,14 @@ impl SearchService {
         out: &mut Vec<u8>,
     ) -> Result<(), ProtoError> {
         match request {
-            Request::Search { value } => match self.table.get(value) {
-                Some(answer) => result_message(out, keep_alive, |w| w.write_str(answer)),
+            Request::Search { value } => match self.table.answer(value) {
+                Some(answer) => encode::message(
+                    out,
+                    CONTENT_TYPE_JSON,
+                    JSON_ENCODING,
+                    &[&answer.content],
+                    keep_alive,
+                ),
                 None => result_message(out, keep_alive, |w| write!(w, "No match for \"{value}\".")),
             },
             Request::OtherAction { action } => result_message(out, keep_alive, |w| {
@@ -229,11 +258,16 @@ fn result_message(
     keep_alive: bool,
     text: impl FnOnce(&mut json::EscapingWriter<'_>) -> std::fmt::Result,
 ) -> Result<(), ProtoError> {
-    encode::json_message(out, keep_alive, |out| {
-        out.extend_from_slice(b"{\"result\": \"");
-        // Writing into a Vec cannot fail.
-        let _ = text(&mut json::EscapingWriter(out));
-        out.push(b'"');
-        out.extend_from_slice(b"}");
-    })
+    encode::json_message(out, keep_alive, |out| write_result(out, text))
+}
+
+/// Appends `{"result": TEXT}`, TEXT formatted by `text`, escaped.
+fn write_result(
+    out: &mut Vec<u8>,
+    text: impl FnOnce(&mut json::EscapingWriter<'_>) -> std::fmt::Result,
+) {
+    out.extend_from_slice(b"{\"result\": \"");
+    // Writing into a Vec cannot fail.
+    let _ = text(&mut json::EscapingWriter(out));
+    out.extend_from_slice(b"\"}");
 }
