@@ -205,7 +205,7 @@ def callgrind_per_message(cmd, messages, args):
     """User-space instructions per echo message, counted after warm-up."""
     out_dir = tempfile.mkdtemp(prefix="sockmux-cg-")
     out_file = os.path.join(out_dir, "callgrind.out")
-    wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", "--collect-atstart=no"]
+    wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", "--instr-atstart=no"]
     server = Server(cmd, "0", wrap)
     try:
         load = ["taskset", "-c", "1", SOCKMUX, "-q", "bench", "echo", "127.0.0.1", str(server.port),
@@ -213,12 +213,16 @@ def callgrind_per_message(cmd, messages, args):
         subprocess.run(load + ["--requests", "20000"], capture_output=True, timeout=600)
         subprocess.run(["callgrind_control", "-i", "on", str(server.proc.pid)], capture_output=True, timeout=60)
         r = subprocess.run(load + ["--requests", str(messages)], capture_output=True, text=True, timeout=900)
+        subprocess.run(["callgrind_control", "-d", str(server.proc.pid)], capture_output=True, timeout=60)
         subprocess.run(["callgrind_control", "-i", "off", str(server.proc.pid)], capture_output=True, timeout=60)
         report = json.loads(r.stdout.strip().splitlines()[-1])
     finally:
         server.stop()
+    # The explicit dump (callgrind.out.1) holds exactly the measured run.
     total = 0
     for name in os.listdir(out_dir):
+        if not name.endswith(".1"):
+            continue
         with open(os.path.join(out_dir, name)) as f:
             for line in f:
                 if line.startswith("summary:") or line.startswith("totals:"):
@@ -372,8 +376,8 @@ def write_report(args, started, cells, extras):
             ir, n = extras[f"callgrind {name}"]
             recv, send, ctl, wait, m = extras[f"strace {name}"]
             lines.append(f"| {name} | {ir:.0f} (over {n} messages) | {recv:.3f} | {send:.3f} | {ctl:.4f} | {wait:.3f} |")
-        lines += ["", "Instructions: `valgrind --tool=callgrind --collect-atstart=no`, switched on with",
-                  "`callgrind_control -i on` after 20,000 warm-up messages, over 50,000 messages from",
+        lines += ["", "Instructions: `valgrind --tool=callgrind --instr-atstart=no`, switched on with",
+                  "`callgrind_control -i on` after 20,000 warm-up messages and dumped with `callgrind_control -d`, over 50,000 messages from",
                   "`bench echo --conns 50 --size 64 --requests 50000`. Syscalls: `strace -c -f -p PID` over",
                   "200,000 messages after the same warm-up; the families are read/recvfrom/recvmsg and",
                   "write/sendto/sendmsg/writev.", ""]
