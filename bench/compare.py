@@ -317,6 +317,8 @@ def main():
     for depth in (1, 16):
         cell("app", f"search, keep-alive, 50 conns, depth {depth}", "app",
              ["app", "--conns", "50", "--keep-alive", "--depth", str(depth)], ("sockmux", "tokio"))
+    cell("app", "search, keep-alive, 50 conns, depth 16 in batches (redis-benchmark -P 16)", "app",
+         ["app", "--conns", "50", "--keep-alive", "--depth", "16", "--batch"], ("sockmux", "tokio"))
     for workers in (1, 2):
         cell("scaling", f"echo 64 B, 500 conns, --workers {workers} (server unpinned)", "echo",
              ["echo", "--conns", "500", "--size", "64"], ("sockmux",), workers=workers, cpus="0,1" if workers > 1 else "0")

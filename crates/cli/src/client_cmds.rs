@@ -152,6 +152,10 @@ pub struct BenchArgs {
     /// Requests in flight per connection (pipelining; app needs --keep-alive).
     #[arg(long, value_name = "D", default_value_t = 1)]
     depth: usize,
+    /// With --depth: send each connection's D requests at once and wait for all D responses
+    /// before the next batch (redis-benchmark -P), instead of refilling as each response comes.
+    #[arg(long, requires = "depth")]
+    batch: bool,
     /// app: binary requests instead of search.
     #[arg(long)]
     binary: bool,
@@ -360,6 +364,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     config.conns = args.conns;
     config.threads = args.threads;
     config.depth = args.depth;
+    config.batch = args.batch;
     config.timeout = timeout;
     config.rate = args.rate;
     config.warmup = if args.warmup == 0.0 {

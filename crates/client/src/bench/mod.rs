@@ -92,6 +92,11 @@ pub struct BenchConfig {
     pub rate: Option<f64>,
     /// Requests in flight per connection (pipelining). Default: 1.
     pub depth: usize,
+    /// Pipelining in batches, as `redis-benchmark -P` does: send `depth`
+    /// requests at once and wait for all their responses before the next
+    /// batch. Otherwise each response makes room for the next request at
+    /// once (a sliding window, as memtier does). Default: off.
+    pub batch: bool,
     /// A connection attempt, or a connection waiting for a response, that
     /// makes no progress for this long fails. Default: 10 s.
     pub timeout: Duration,
@@ -118,6 +123,7 @@ impl BenchConfig {
             warmup: Duration::ZERO,
             rate: None,
             depth: 1,
+            batch: false,
             timeout: Self::DEFAULT_TIMEOUT,
         }
     }
@@ -293,6 +299,7 @@ pub fn run(
             first_conn,
             conns,
             depth: if one_shot { 1 } else { config.depth },
+            batch: config.batch,
             one_shot,
             interval,
             stagger,
@@ -414,6 +421,7 @@ pub fn run(
         conns: config.conns,
         threads,
         depth: if one_shot { 1 } else { config.depth },
+        batch: config.batch && !one_shot,
         keep_alive,
         one_shot,
         rate: config.rate,

@@ -68,6 +68,9 @@ pub struct Report {
     pub threads: usize,
     /// Requests in flight per connection.
     pub depth: usize,
+    /// Pipelined in batches of `depth` (`redis-benchmark -P`), not a
+    /// sliding window.
+    pub batch: bool,
     /// Requests carried `keep-alive` (app only).
     pub keep_alive: bool,
     /// Each request had a connection of its own.
@@ -122,6 +125,7 @@ pub(crate) struct Settings {
     pub(crate) conns: usize,
     pub(crate) threads: usize,
     pub(crate) depth: usize,
+    pub(crate) batch: bool,
     pub(crate) keep_alive: bool,
     pub(crate) one_shot: bool,
     pub(crate) rate: Option<f64>,
@@ -155,6 +159,7 @@ impl Report {
             conns: settings.conns,
             threads: settings.threads,
             depth: settings.depth,
+            batch: settings.batch,
             keep_alive: settings.keep_alive,
             one_connection_per_request: settings.one_shot,
             rate: settings.rate,
@@ -209,7 +214,8 @@ impl fmt::Display for Report {
         let mode = if self.one_connection_per_request {
             "one connection per request".to_owned()
         } else if self.keep_alive {
-            format!("keep-alive, depth {}", self.depth)
+            let batches = if self.batch { " in batches" } else { "" };
+            format!("keep-alive, depth {}{batches}", self.depth)
         } else {
             format!("depth {}", self.depth)
         };

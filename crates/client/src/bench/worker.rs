@@ -51,6 +51,8 @@ pub(crate) struct Plan {
     pub(crate) conns: usize,
     /// Requests in flight per connection (1 when `one_shot`).
     pub(crate) depth: usize,
+    /// Refill a connection only once all its requests are answered.
+    pub(crate) batch: bool,
     /// One connection per request: send, read the response, wait for the
     /// server to close, connect again.
     pub(crate) one_shot: bool,
@@ -457,6 +459,9 @@ impl<W: Workload> Worker<W> {
         } else {
             self.plan.depth
         };
+        if self.plan.batch && !self.slots[i].in_flight.is_empty() {
+            return;
+        }
         loop {
             if self.stopping(now) {
                 return;
