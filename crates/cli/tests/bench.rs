@@ -235,3 +235,26 @@ fn open_loop_keeps_to_the_rate() {
     let requests = report["requests"].as_u64().expect("requests");
     assert!((900..=1100).contains(&requests), "{report}");
 }
+
+#[test]
+fn batched_pipelining_answers_every_request() {
+    let server = Server::start(&["app-server"]);
+    let port = server.port().to_string();
+    let (code, report, stderr) = bench(&[
+        "app",
+        "127.0.0.1",
+        &port,
+        "--keep-alive",
+        "--depth",
+        "16",
+        "--batch",
+        "--conns",
+        "10",
+        "--requests",
+        "1600",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["requests"], 1600, "{report}");
+    assert_eq!(report["batch"], true, "{report}");
+    assert_eq!(report["mismatches"], 0, "{report}");
+}
