@@ -413,7 +413,11 @@ fn recv(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
 /// peer that went away is an `EPIPE` error, never a `SIGPIPE`, even in a
 /// host program that did not ignore the signal.
 fn send(stream: &TcpStream, data: &[u8]) -> io::Result<usize> {
-    Ok(rustix::net::send(stream, data, rustix::net::SendFlags::NOSIGNAL)?)
+    Ok(rustix::net::send(
+        stream,
+        data,
+        rustix::net::SendFlags::NOSIGNAL,
+    )?)
 }
 
 /// Accept errors that concern one connection only, not the listener.

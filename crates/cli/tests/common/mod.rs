@@ -54,16 +54,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sockmux");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
+        let rx = first_line(child.stdout.take().expect("stdout"));
         let stderr = child.stderr.take().map(collect_lines);
         let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
             let _ = child.kill();
@@ -169,6 +160,20 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// The first line a child prints, delivered on a channel; the rest of its
+/// output is drained, so a chatty child never blocks on a full pipe.
+pub fn first_line(stdout: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    rx
 }
 
 fn collect_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {

@@ -1,12 +1,9 @@
 //! The reference Python programs as test peers: start a reference server on
 //! a free port (killed on drop), run the reference client.
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use super::{run_bounded, seed_python, WAIT};
@@ -49,17 +46,9 @@ impl ReferenceServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn python3");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // The reference servers print a line per event: keep draining
-            // so they never block on a full pipe.
-            for _ in lines {}
-        });
+        // The reference servers print a line per event: `first_line` keeps
+        // draining the rest.
+        let rx = super::first_line(child.stdout.take().expect("stdout"));
         match rx.recv_timeout(START) {
             // Printed after listen(): connections are accepted from now on.
             Ok(line) if line.starts_with("listening on") => Some(Self {
