@@ -39,18 +39,20 @@ SEED = os.path.normpath(os.path.join(ROOT, "..", "shared", "seed", "python"))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def servers(kind, workers=1):
+def servers(kind, workers=1, accept="reuseport"):
     """Server command lines for a protocol, by name."""
     if kind == "echo":
         out = {
-            "sockmux": [SOCKMUX, "-q", "echo-server", "--workers", str(workers), "127.0.0.1", "0"],
+            "sockmux": [SOCKMUX, "-q", "echo-server", "--workers", str(workers), "--accept", accept,
+                        "127.0.0.1", "0"],
             "tokio": [COMPETITOR, "echo", "--threads", str(workers), "127.0.0.1", "0"],
         }
         if os.path.isdir(SEED):
             out["python"] = ["python3", os.path.join(SEED, "multiconn-server.py"), "127.0.0.1", "PORT"]
     else:
         out = {
-            "sockmux": [SOCKMUX, "-q", "app-server", "--workers", str(workers), "127.0.0.1", "0"],
+            "sockmux": [SOCKMUX, "-q", "app-server", "--workers", str(workers), "--accept", accept,
+                        "127.0.0.1", "0"],
             "tokio": [COMPETITOR, "app", "--threads", str(workers), "127.0.0.1", "0"],
         }
         if os.path.isdir(SEED):
@@ -297,11 +299,11 @@ def main():
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
     cells = []  # (group, label, {server: runs}, load)
-    def cell(group, label, kind, load, names, workers=1, cpus="0"):
+    def cell(group, label, kind, load, names, workers=1, cpus="0", accept="reuseport"):
         if args.only and not re.search(args.only, f"{group} / {label}"):
             return
         table = {}
-        for name, cmd in servers(kind, workers).items():
+        for name, cmd in servers(kind, workers, accept).items():
             if name not in names:
                 continue
             print(f"{group} / {label} / {name}", file=sys.stderr)
@@ -322,6 +324,13 @@ def main():
     for workers in (1, 2):
         cell("scaling", f"echo 64 B, 500 conns, --workers {workers} (server unpinned)", "echo",
              ["echo", "--conns", "500", "--size", "64"], ("sockmux",), workers=workers, cpus="0,1" if workers > 1 else "0")
+
+    for accept in ("reuseport", "handoff"):
+        cell("accept", f"app search, one connection per request, 50 concurrent, --workers 2 --accept {accept}"
+             " (server unpinned)", "app", ["app", "--conns", "50"], ("sockmux",), workers=2, cpus="0,1",
+             accept=accept)
+        cell("accept", f"echo 64 B, 500 conns, --workers 2 --accept {accept} (server unpinned)", "echo",
+             ["echo", "--conns", "500", "--size", "64"], ("sockmux",), workers=2, cpus="0,1", accept=accept)
 
     extras = {}
     if not args.quick:

@@ -7,11 +7,20 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use sockmux_core::{AppService, EchoService, Server, ServerConfig, Service, Shutdown};
+use sockmux_core::{AcceptMode, AppService, EchoService, Server, ServerConfig, Service, Shutdown};
 use sockmux_proto::{Limits, SearchService, Table};
+
+/// `--accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Accept {
+    /// Every worker accepts on its own listener; the kernel spreads connections.
+    Reuseport,
+    /// One acceptor thread deals connections round-robin to the workers.
+    Handoff,
+}
 
 /// Flags every server takes.
 #[derive(Debug, Args)]
@@ -25,6 +34,10 @@ pub struct ServerArgs {
     /// Worker threads, each with its own event loop [default: the number of cores]
     #[arg(long)]
     workers: Option<usize>,
+    /// How connections reach the workers: each worker accepting on its own SO_REUSEPORT
+    /// listener, or one acceptor thread handing them out.
+    #[arg(long, value_enum, default_value_t = Accept::Reuseport)]
+    accept: Accept,
     /// Connections open at once; the next is refused (with an error response on the app protocol).
     #[arg(long, default_value_t = ServerConfig::default().max_connections)]
     max_connections: usize,
@@ -69,6 +82,10 @@ impl ServerArgs {
             // A server binds one address: the first the name resolves to.
             addr: sockmux_client::resolve(&self.host, self.port)?[0],
             workers: self.workers.unwrap_or(defaults.workers).max(1),
+            accept: match self.accept {
+                Accept::Reuseport => AcceptMode::ReusePort,
+                Accept::Handoff => AcceptMode::Handoff,
+            },
             max_connections: self.max_connections,
             idle_timeout: seconds(self.idle_timeout, "--idle-timeout")?,
             drain_timeout: seconds(self.drain_timeout, "--drain-timeout")?,

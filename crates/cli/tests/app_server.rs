@@ -297,3 +297,26 @@ fn sigterm_answers_requests_in_flight_and_exits_zero() {
     let status = server.wait_exit();
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[test]
+fn an_acceptor_thread_hands_connections_to_every_worker() {
+    let mut server = Server::start(&["app-server", "--workers", "2", "--accept", "handoff"]);
+    let mut keep = Vec::new();
+    for i in 0..20 {
+        assert_still_answers(&server);
+        // Some connections stay open, spread over both workers.
+        if i % 2 == 0 {
+            let mut stream = server.connect();
+            stream.write_all(&search("ring", true)).expect("send");
+            let (got, _) = read_responses(&mut stream, 1);
+            assert_eq!(
+                got[0].1,
+                result("In the caves beneath the Misty Mountains. \u{1f48d}")
+            );
+            keep.push(stream);
+        }
+    }
+    drop(keep);
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}

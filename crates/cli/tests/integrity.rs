@@ -72,8 +72,10 @@ fn echo_hashed(addr: SocketAddr, seed: u64, len: usize) -> ([u8; 32], [u8; 32], 
     (sent, hash.finalize().into(), received)
 }
 
-fn many_streams_and_one_huge(workers: &str) {
-    let server = Server::start(&["echo-server", "--workers", workers]);
+fn many_streams_and_one_huge(flags: &[&str]) {
+    let mut args = vec!["echo-server"];
+    args.extend_from_slice(flags);
+    let server = Server::start(&args);
     let addr = server.addr;
     let huge = thread::spawn(move || echo_hashed(addr, 1 << 40, 1 << 30));
     let small: Vec<_> = (0..200u64)
@@ -91,10 +93,15 @@ fn many_streams_and_one_huge(workers: &str) {
 
 #[test]
 fn two_hundred_streams_and_a_gibibyte_with_one_worker() {
-    many_streams_and_one_huge("1");
+    many_streams_and_one_huge(&["--workers", "1"]);
 }
 
 #[test]
 fn two_hundred_streams_and_a_gibibyte_with_two_workers() {
-    many_streams_and_one_huge("2");
+    many_streams_and_one_huge(&["--workers", "2"]);
+}
+
+#[test]
+fn two_hundred_streams_and_a_gibibyte_with_an_acceptor_thread() {
+    many_streams_and_one_huge(&["--workers", "2", "--accept", "handoff"]);
 }

@@ -6,6 +6,20 @@ use std::time::Duration;
 
 use sockmux_proto::Limits;
 
+/// How connections reach the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AcceptMode {
+    /// Each worker has its own listener on the shared port (SO_REUSEPORT)
+    /// and accepts for itself; the kernel spreads connections. No thread
+    /// hop, and a new connection's first request is served by the thread
+    /// that accepted it.
+    #[default]
+    ReusePort,
+    /// One acceptor thread accepts and deals connections round-robin to
+    /// the workers through channels, waking each with its `Waker`.
+    Handoff,
+}
+
 /// Everything a [`crate::Server`] needs to know, with sane defaults.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -15,6 +29,8 @@ pub struct ServerConfig {
     /// Worker threads, each with its own event loop and listener
     /// (SO_REUSEPORT). Default: the machine's available parallelism.
     pub workers: usize,
+    /// How connections reach the workers. Default: SO_REUSEPORT listeners.
+    pub accept: AcceptMode,
     /// Connections open at once across all workers. Default: 10,000. The
     /// next one is accepted, sent the service's refusal and closed.
     pub max_connections: usize,
@@ -46,6 +62,7 @@ impl Default for ServerConfig {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], Self::DEFAULT_PORT)),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            accept: AcceptMode::default(),
             max_connections: 10_000,
             idle_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(5),

@@ -9,6 +9,7 @@
 //! once for every service.
 #![deny(missing_docs)]
 
+mod acceptor;
 mod app;
 mod config;
 pub mod conn;
@@ -20,7 +21,7 @@ mod stats;
 mod worker;
 
 pub use app::{AppService, AppSession};
-pub use config::ServerConfig;
+pub use config::{AcceptMode, ServerConfig};
 pub use conn::Connection;
 pub use echo::{EchoService, EchoSession};
 pub use server::{Server, ServerError};

@@ -3,14 +3,15 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use thiserror::Error;
 
-use crate::worker::{Shared, Worker};
-use crate::{ServerConfig, Service, Shutdown, Stats};
+use crate::acceptor::{Acceptor, Target};
+use crate::worker::{Intake, Shared, Worker};
+use crate::{AcceptMode, ServerConfig, Service, Shutdown, Stats};
 
 /// Why a server could not start or run.
 #[derive(Debug, Error)]
@@ -34,6 +35,7 @@ pub enum ServerError {
 /// A bound server with its event loops set up, ready to [`Server::run`].
 pub struct Server<V: Service> {
     workers: Vec<Worker<V>>,
+    acceptor: Option<Acceptor>,
     local_addr: SocketAddr,
     service: Arc<V>,
     config: ServerConfig,
@@ -49,38 +51,59 @@ impl<V: Service> std::fmt::Debug for Server<V> {
 }
 
 impl<V: Service> Server<V> {
-    /// Binds `config.addr` (port 0 picks a free port) with one listener per
-    /// worker.
+    /// Binds `config.addr` (port 0 picks a free port): one listener per
+    /// worker, or one for the acceptor thread (see [`AcceptMode`]).
     pub fn bind(config: ServerConfig, service: V) -> Result<Self, ServerError> {
-        let workers = config.workers.max(1);
-        if workers > 1 && config.addr.port() != 0 {
+        let count = config.workers.max(1);
+        let reuse_port = count > 1 && config.accept == AcceptMode::ReusePort;
+        if reuse_port && config.addr.port() != 0 {
             // Fails if another socket holds the port; dropped at once.
             listen(config.addr, &config, false)?;
         }
-        let first = listen(config.addr, &config, workers > 1)?;
+        let first = listen(config.addr, &config, reuse_port)?;
         let local_addr = first.local_addr().map_err(|source| ServerError::Bind {
             addr: config.addr,
             source,
         })?;
-        let mut listeners = vec![first];
-        for _ in 1..workers {
-            listeners.push(listen(local_addr, &config, true)?);
-        }
         let shared = Arc::new(Shared::default());
         let service = Arc::new(service);
-        let workers = listeners
-            .into_iter()
-            .map(|listener| {
-                Worker::new(
-                    mio::net::TcpListener::from_std(listener),
-                    Arc::clone(&service),
-                    config.clone(),
-                    Arc::clone(&shared),
-                )
-            })
-            .collect::<io::Result<_>>()?;
+        let worker = |intake| {
+            Worker::new(
+                intake,
+                Arc::clone(&service),
+                config.clone(),
+                Arc::clone(&shared),
+            )
+        };
+        let (workers, acceptor) = if config.accept == AcceptMode::Handoff {
+            let mut workers = Vec::with_capacity(count);
+            let mut targets = Vec::with_capacity(count);
+            for _ in 0..count {
+                let (tx, rx) = mpsc::channel();
+                let w = worker(Intake::Handoff(rx))?;
+                targets.push(Target {
+                    tx,
+                    waker: w.waker(),
+                });
+                workers.push(w);
+            }
+            let listener = mio::net::TcpListener::from_std(first);
+            let acceptor = Acceptor::new(listener, targets, Arc::clone(&shared))?;
+            (workers, Some(acceptor))
+        } else {
+            let mut listeners = vec![first];
+            for _ in 1..count {
+                listeners.push(listen(local_addr, &config, true)?);
+            }
+            let workers = listeners
+                .into_iter()
+                .map(|l| worker(Intake::Listener(mio::net::TcpListener::from_std(l))))
+                .collect::<io::Result<_>>()?;
+            (workers, None)
+        };
         Ok(Self {
             workers,
+            acceptor,
             local_addr,
             service,
             config,
@@ -115,8 +138,32 @@ impl<V: Service> Server<V> {
                     .spawn(move || worker.run(shutdown))
             })
             .collect::<Result<_, _>>()?;
+        let acceptor = match self.acceptor {
+            Some(acceptor) => {
+                let shutdown = shutdown.clone();
+                Some(
+                    thread::Builder::new()
+                        .name("sockmux-acceptor".into())
+                        .spawn(move || acceptor.run(shutdown))?,
+                )
+            }
+            None => None,
+        };
         let mut total = Stats::default();
         let mut failure = None;
+        if let Some(handle) = acceptor {
+            match handle.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    shutdown.trigger();
+                    failure = Some(ServerError::EventLoop(e));
+                }
+                Err(_) => {
+                    shutdown.trigger();
+                    failure = Some(ServerError::WorkerPanicked);
+                }
+            }
+        }
         for handle in handles {
             match handle.join() {
                 Ok(Ok(stats)) => total += stats,

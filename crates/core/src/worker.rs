@@ -5,7 +5,7 @@
 use std::io;
 use std::net::{Shutdown as HalfClose, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
@@ -15,12 +15,12 @@ use slab::Slab;
 use crate::conn::Phase;
 use crate::{Connection, ServerConfig, Service, Shutdown, Stats};
 
-const LISTENER: Token = Token(0);
-const WAKER: Token = Token(1);
+pub(crate) const LISTENER: Token = Token(0);
+pub(crate) const WAKER: Token = Token(1);
 /// Connection tokens start here; the slab key is `token - FIRST_CONN`.
 const FIRST_CONN: usize = 2;
 /// How long accepting pauses after running out of file descriptors.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest sleep between timer sweeps.
 const MAX_SWEEP: Duration = Duration::from_secs(1);
 
@@ -42,6 +42,18 @@ fn warn_once(flag: &AtomicBool, message: std::fmt::Arguments<'_>) {
     }
 }
 
+/// A socket accepted by the acceptor thread, on its way to a worker.
+pub(crate) type Handoff = (TcpStream, SocketAddr);
+
+/// Where a worker's connections come from.
+#[derive(Debug)]
+pub(crate) enum Intake {
+    /// Its own listener, one of a SO_REUSEPORT group.
+    Listener(TcpListener),
+    /// The acceptor thread, through a channel and the worker's waker.
+    Handoff(mpsc::Receiver<Handoff>),
+}
+
 struct Entry<S> {
     stream: TcpStream,
     conn: Connection<S>,
@@ -60,6 +72,8 @@ pub(crate) struct Worker<V: Service> {
     poll: Poll,
     waker: Arc<Waker>,
     listener: Option<TcpListener>,
+    /// Sockets from the acceptor thread, when there is one.
+    handoff: Option<mpsc::Receiver<Handoff>>,
     service: Arc<V>,
     config: ServerConfig,
     shared: Arc<Shared>,
@@ -76,21 +90,27 @@ impl<V: Service> Worker<V> {
     /// Sets up the event loop. Everything that can fail at start-up fails
     /// here, before the server reports that it is listening.
     pub(crate) fn new(
-        listener: TcpListener,
+        intake: Intake,
         service: Arc<V>,
         config: ServerConfig,
         shared: Arc<Shared>,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let mut listener = listener;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let (listener, handoff) = match intake {
+            Intake::Listener(mut listener) => {
+                poll.registry()
+                    .register(&mut listener, LISTENER, Interest::READABLE)?;
+                (Some(listener), None)
+            }
+            Intake::Handoff(rx) => (None, Some(rx)),
+        };
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         Ok(Self {
+            handoff,
             waker,
             shutdown: Shutdown::new(),
             poll,
-            listener: Some(listener),
+            listener,
             service,
             scratch: vec![0; config.read_chunk.max(1)],
             config,
@@ -101,6 +121,11 @@ impl<V: Service> Worker<V> {
             drain_deadline: None,
             next_sweep: Instant::now(),
         })
+    }
+
+    /// The waker that interrupts this worker's poll (for hand-offs).
+    pub(crate) fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
     }
 
     /// Runs until `shutdown` is triggered and the drain completes; returns
@@ -123,7 +148,7 @@ impl<V: Service> Worker<V> {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
-                    WAKER => {}
+                    WAKER => self.take_handoffs(),
                     Token(t) => {
                         let key = t - FIRST_CONN;
                         if let Some(entry) = self.conns.get_mut(key) {
@@ -178,33 +203,25 @@ impl<V: Service> Worker<V> {
         if self.accept_paused_until.is_some() {
             return;
         }
-        loop {
-            let Some(listener) = self.listener.as_ref() else {
-                return;
-            };
-            match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_transient_accept_error(&e) => {
-                    // ECONNABORTED and friends: that one connection is gone.
-                    tracing::debug!("accept: {e}");
-                }
-                Err(e) => {
-                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: back off instead of
-                    // spinning on a listener that stays readable.
-                    warn_once(
-                        &self.shared.warned_accept,
-                        format_args!(
-                            "accept failed ({e}); pausing accepts for {} ms at a time until it recovers",
-                            ACCEPT_BACKOFF.as_millis()
-                        ),
-                    );
-                    self.stats.errors += 1;
-                    self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
-                    return;
-                }
-            }
+        // Taken out for the loop, so that admitting may borrow `self`.
+        let Some(listener) = self.listener.take() else {
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        let outcome = accept_all(&listener, &shared, |stream, peer| {
+            self.admit(stream, peer);
+        });
+        self.listener = Some(listener);
+        if outcome == AcceptOutcome::BackOff {
+            self.stats.errors += 1;
+            self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+        }
+    }
+
+    /// Admits the sockets the acceptor thread handed over.
+    fn take_handoffs(&mut self) {
+        while let Some(Ok((stream, peer))) = self.handoff.as_ref().map(|rx| rx.try_recv()) {
+            self.admit(stream, peer);
         }
     }
 
@@ -418,6 +435,47 @@ fn send(stream: &TcpStream, data: &[u8]) -> io::Result<usize> {
         data,
         rustix::net::SendFlags::NOSIGNAL,
     )?)
+}
+
+/// How an accept loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AcceptOutcome {
+    /// The listener has nothing more to accept.
+    Drained,
+    /// The process is out of descriptors or memory: stop accepting for
+    /// [`ACCEPT_BACKOFF`], since the listener stays readable and retrying at
+    /// once would spin.
+    BackOff,
+}
+
+/// Accepts every pending connection on `listener`, passing each to `admit`.
+pub(crate) fn accept_all(
+    listener: &TcpListener,
+    shared: &Shared,
+    mut admit: impl FnMut(TcpStream, SocketAddr),
+) -> AcceptOutcome {
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => admit(stream, peer),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return AcceptOutcome::Drained,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_transient_accept_error(&e) => {
+                // ECONNABORTED and friends: that one connection is gone.
+                tracing::debug!("accept: {e}");
+            }
+            Err(e) => {
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM.
+                warn_once(
+                    &shared.warned_accept,
+                    format_args!(
+                        "accept failed ({e}); pausing accepts for {} ms at a time until it recovers",
+                        ACCEPT_BACKOFF.as_millis()
+                    ),
+                );
+                return AcceptOutcome::BackOff;
+            }
+        }
+    }
 }
 
 /// Accept errors that concern one connection only, not the listener.
