@@ -152,30 +152,11 @@ impl<V: Service> Server<V> {
         let mut total = Stats::default();
         let mut failure = None;
         if let Some(handle) = acceptor {
-            match handle.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    shutdown.trigger();
-                    failure = Some(ServerError::EventLoop(e));
-                }
-                Err(_) => {
-                    shutdown.trigger();
-                    failure = Some(ServerError::WorkerPanicked);
-                }
-            }
+            join(handle, &shutdown, &mut failure);
         }
         for handle in handles {
-            match handle.join() {
-                Ok(Ok(stats)) => total += stats,
-                Ok(Err(e)) => {
-                    // One failed loop must not leave the others running.
-                    shutdown.trigger();
-                    failure = Some(ServerError::EventLoop(e));
-                }
-                Err(_) => {
-                    shutdown.trigger();
-                    failure = Some(ServerError::WorkerPanicked);
-                }
+            if let Some(stats) = join(handle, &shutdown, &mut failure) {
+                total += stats;
             }
         }
         match failure {
@@ -183,6 +164,24 @@ impl<V: Service> Server<V> {
             None => Ok(total),
         }
     }
+}
+
+/// Waits for a loop thread. A loop that failed or panicked is recorded in
+/// `failure` and stops the others: one failed loop must not leave the rest
+/// running.
+fn join<T>(
+    handle: thread::JoinHandle<io::Result<T>>,
+    shutdown: &Shutdown,
+    failure: &mut Option<ServerError>,
+) -> Option<T> {
+    let error = match handle.join() {
+        Ok(Ok(value)) => return Some(value),
+        Ok(Err(e)) => ServerError::EventLoop(e),
+        Err(_) => ServerError::WorkerPanicked,
+    };
+    shutdown.trigger();
+    *failure = Some(error);
+    None
 }
 
 /// A non-blocking listening socket on `addr`.
