@@ -29,7 +29,7 @@ use std::ops::ControlFlow;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sockmux_proto::encode::{self, BINARY_ENCODING, CLIENT_BINARY_TYPE};
-use sockmux_proto::{json, Decoder, Header, Limits, Request, SearchService, StreamDecoder, Table};
+use sockmux_proto::{Decoder, Header, Limits, Request, SearchService, StreamDecoder, Table};
 
 /// One TCP segment's payload on a 1500-byte MTU link.
 const SPLIT_CHUNK: usize = 1460;
@@ -90,16 +90,7 @@ fn cases() -> Vec<Case> {
             "other_action",
             true,
             Box::new(|out| {
-                encode::json_message(out, false, |out| {
-                    out.extend_from_slice(b"{");
-                    json::write_key(out, "action");
-                    json::write_str(out, "frobnicate");
-                    out.extend_from_slice(b", ");
-                    json::write_key(out, "value");
-                    json::write_str(out, "morpheus");
-                    out.extend_from_slice(b"}");
-                })
-                .expect("encodes")
+                encode::json_request("frobnicate", "morpheus", false, out).expect("encodes")
             }),
         ),
         Case::new(

@@ -70,10 +70,22 @@ pub fn json_message(
 /// Appends the request the reference client sends for `search VALUE`:
 /// `{"action": "search", "value": VALUE}` as `text/json`.
 pub fn search_request(value: &str, keep_alive: bool, out: &mut Vec<u8>) -> Result<(), ProtoError> {
+    json_request("search", value, keep_alive, out)
+}
+
+/// Appends `{"action": ACTION, "value": VALUE}` as `text/json`, the shape of
+/// a search request with any action (the reference client sends other
+/// actions as binary; see [`binary_request`]).
+pub fn json_request(
+    action: &str,
+    value: &str,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), ProtoError> {
     json_message(out, keep_alive, |out| {
         out.extend_from_slice(b"{");
         json::write_key(out, "action");
-        json::write_str(out, "search");
+        json::write_str(out, action);
         out.extend_from_slice(b", ");
         json::write_key(out, "value");
         json::write_str(out, value);

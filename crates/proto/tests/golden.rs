@@ -223,18 +223,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "other-action",
-            encode_request: |out| {
-                encode::json_message(out, false, |out| {
-                    out.push(b'{');
-                    json::write_key(out, "action");
-                    json::write_str(out, "frobnicate");
-                    out.extend_from_slice(b", ");
-                    json::write_key(out, "value");
-                    json::write_str(out, "x");
-                    out.push(b'}');
-                })
-                .unwrap()
-            },
+            encode_request: |out| encode::json_request("frobnicate", "x", false, out).unwrap(),
             request: Message {
                 content_type: JSON,
                 content_encoding: UTF8,
