@@ -17,7 +17,7 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use sockmux_core::{AppService, Connection, Service, Stats};
+use sockmux_engine::{AppService, AppSession, Connection, Plain, Service, Stats, Timers};
 use sockmux_proto::{error_response, Limits, Request, SearchService, StreamDecoder, Table};
 
 const LIMITS: Limits = Limits {
@@ -36,8 +36,8 @@ fuzz_target!(|data: &[u8]| {
     let sizes: Vec<usize> = control[1..].iter().map(|&s| 1 + usize::from(s)).collect();
 
     let start = Instant::now();
-    let service = AppService::new(SearchService::new(Table::builtin()), LIMITS, 1);
-    let mut conn = Connection::new(service.session(), cap, start);
+    let service = AppService::new(SearchService::new(Table::builtin()), LIMITS);
+    let mut conn = Connection::new(service.session(), Plain, cap, start);
     let mut stats = Stats::default();
     let mut output = Vec::new();
 
@@ -45,51 +45,52 @@ fuzz_target!(|data: &[u8]| {
     let mut i = 0;
     while at < rest.len() {
         // The loop reads only when the connection wants input: drain first.
-        while !conn.wants_read() && !conn.pending().is_empty() {
+        while !conn.wants_read() && !conn.poll_transmit().is_empty() {
             drain(&mut conn, drain_step, &mut output, &mut stats, start);
         }
         if !conn.wants_read() {
             break;
         }
         let n = sizes[i % sizes.len()].min(rest.len() - at);
-        conn.on_read(&rest[at..at + n], start, &mut stats);
+        conn.handle_input(&rest[at..at + n], start, &mut stats);
         at += n;
         i += 1;
         // Never more than the cap plus one response is owed.
-        assert!(conn.pending().len() <= cap + 512, "output grew to {}", conn.pending().len());
+        assert!(conn.poll_transmit().len() <= cap + 512, "output grew to {}", conn.poll_transmit().len());
     }
     // The peer closes after its last byte; the loop sees the EOF once it
     // reads again, which is after the output has room.
     if at == rest.len() {
-        while !conn.wants_read() && !conn.pending().is_empty() {
+        while !conn.wants_read() && !conn.poll_transmit().is_empty() {
             drain(&mut conn, drain_step, &mut output, &mut stats, start);
         }
         if conn.wants_read() {
-            conn.on_eof(start, &mut stats);
+            conn.handle_eof(start, &mut stats);
         }
     }
-    while !conn.pending().is_empty() {
+    while !conn.poll_transmit().is_empty() {
         drain(&mut conn, drain_step, &mut output, &mut stats, start);
     }
     let expected = oracle(&rest[..at], at == rest.len());
     assert!(output == expected, "output differs from the oracle:\n got {output:?}\nwant {expected:?}");
 
     // Whatever state it is in, the timer ends it without panicking.
-    conn.on_timeout(start + IDLE, IDLE, &mut stats);
-    conn.on_timeout(start + IDLE * 3, IDLE, &mut stats);
+    let timers = Timers::new(IDLE);
+    conn.handle_timeout(start + IDLE, &timers, &mut stats);
+    conn.handle_timeout(start + IDLE * 3, &timers, &mut stats);
 });
 
 /// Takes up to `step` pending bytes, as a slow socket would.
 fn drain(
-    conn: &mut Connection<sockmux_core::AppSession>,
+    conn: &mut Connection<AppSession>,
     step: usize,
     output: &mut Vec<u8>,
     stats: &mut Stats,
     now: Instant,
 ) {
-    let n = conn.pending().len().min(step);
-    output.extend_from_slice(&conn.pending()[..n]);
-    conn.on_sent(n, now, stats);
+    let n = conn.poll_transmit().len().min(step);
+    output.extend_from_slice(&conn.poll_transmit()[..n]);
+    conn.handle_sent(n, now, stats);
 }
 
 /// What the server owes for `input`, computed from the decoder and the

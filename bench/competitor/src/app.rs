@@ -244,6 +244,7 @@ fn parse_request(message: &Message) -> Result<Request<'_>, String> {
     if body.action != "search" {
         return Ok(Request::OtherAction {
             action: body.action,
+            value: body.value.map(|v| v.0),
         });
     }
     let value = body.value.ok_or("the request has no \"value\"")?;

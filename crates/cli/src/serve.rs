@@ -124,11 +124,7 @@ pub fn app_server(args: AppServerArgs) -> anyhow::Result<ExitCode> {
         None => Table::builtin(),
         Some(path) => load_table(path)?,
     };
-    let service = AppService::new(
-        SearchService::new(table),
-        config.limits,
-        config.max_connections,
-    );
+    let service = AppService::new(SearchService::new(table), config.limits);
     run(config, service)
 }
 

@@ -8,10 +8,15 @@ use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Waker};
+use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::worker::{accept_all, AcceptOutcome, Handoff, Shared, ACCEPT_BACKOFF, LISTENER, WAKER};
+use crate::accept::AcceptGate;
+use crate::warn::Warnings;
+use crate::worker::Handoff;
 use crate::Shutdown;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
 
 /// A worker as the acceptor sees it: where to send a socket, and how to
 /// wake the worker so that it looks.
@@ -25,16 +30,16 @@ pub(crate) struct Acceptor {
     poll: Poll,
     waker: Arc<Waker>,
     listener: TcpListener,
+    gate: AcceptGate,
     targets: Vec<Target>,
     next: usize,
-    shared: Arc<Shared>,
 }
 
 impl Acceptor {
     pub(crate) fn new(
         mut listener: TcpListener,
         targets: Vec<Target>,
-        shared: Arc<Shared>,
+        batch: usize,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         poll.registry()
@@ -44,19 +49,22 @@ impl Acceptor {
             poll,
             waker,
             listener,
+            gate: AcceptGate::new(batch),
             targets,
             next: 0,
-            shared,
         })
     }
 
     /// Accepts until `shutdown` is triggered, then closes the listener.
-    pub(crate) fn run(mut self, shutdown: Shutdown) -> io::Result<()> {
+    pub(crate) fn run(mut self, shutdown: Shutdown, warnings: &Warnings) -> io::Result<()> {
         shutdown.register(Arc::clone(&self.waker));
         let mut events = Events::with_capacity(8);
-        let mut paused_until: Option<Instant> = None;
         loop {
-            let timeout = paused_until.map(|until| until.saturating_duration_since(Instant::now()));
+            let now = Instant::now();
+            let timeout = self
+                .gate
+                .wake_at(now)
+                .map(|at| at.saturating_duration_since(now));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -66,20 +74,19 @@ impl Acceptor {
             if shutdown.is_triggered() {
                 return Ok(());
             }
-            if paused_until.is_some_and(|until| Instant::now() < until) {
-                continue;
+            if events.iter().any(|e| e.token() == LISTENER) {
+                self.gate.on_readable();
             }
             let (targets, next) = (&self.targets, &mut self.next);
-            let outcome = accept_all(&self.listener, &self.shared, |stream, peer| {
-                let target = &targets[*next % targets.len()];
-                *next = next.wrapping_add(1);
-                // A worker that is gone cannot take it: the socket drops.
-                if target.tx.send((stream, peer)).is_ok() {
-                    let _ = target.waker.wake();
-                }
-            });
-            paused_until =
-                (outcome == AcceptOutcome::BackOff).then(|| Instant::now() + ACCEPT_BACKOFF);
+            self.gate
+                .accept(&self.listener, Instant::now(), warnings, |socket, peer| {
+                    let target = &targets[*next % targets.len()];
+                    *next = next.wrapping_add(1);
+                    // A worker that is gone cannot take it: the socket drops.
+                    if target.tx.send((socket, peer)).is_ok() {
+                        let _ = target.waker.wake();
+                    }
+                });
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use sockmux_engine::Timers;
 use sockmux_proto::Limits;
 
 /// How connections reach the workers.
@@ -50,11 +51,24 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Listen backlog. Default: 1024.
     pub backlog: i32,
+    /// Connections accepted per loop turn before the loop serves the ones
+    /// it has. Default: 64.
+    pub accept_batch: usize,
+    /// Reads of `read_chunk` bytes one connection gets per loop turn
+    /// before the others have theirs (fairness: a client pipelining
+    /// without pause cannot starve its worker's other connections).
+    /// Default: 4.
+    pub read_budget: usize,
 }
 
 impl ServerConfig {
     /// The default port of the reference programs.
     pub const DEFAULT_PORT: u16 = 65432;
+
+    /// The clock rules connections live by.
+    pub fn timers(&self) -> Timers {
+        Timers::new(self.idle_timeout)
+    }
 }
 
 impl Default for ServerConfig {
@@ -70,6 +84,8 @@ impl Default for ServerConfig {
             read_chunk: 64 * 1024,
             limits: Limits::default(),
             backlog: 1024,
+            accept_batch: 64,
+            read_budget: 4,
         }
     }
 }

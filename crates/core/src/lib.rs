@@ -1,30 +1,45 @@
-//! The sockmux server core: one mio event loop per worker thread, the
-//! connections each worker owns, their limits and timers, and graceful
-//! shutdown.
+//! The sockmux server: one mio event loop per worker thread, the sockets
+//! and threads, binding, hand-off and graceful shutdown.
 //!
-//! Bytes flow one way: the worker moves bytes between sockets and
-//! [`Connection`]s; a connection hands them to its [`Session`] (echo or app),
-//! which alone knows what they mean. Sessions never touch sockets, so they
-//! are tested without any (see the session tests), and the loop is written
-//! once for every service.
+//! Everything above the socket is sans-IO and lives in `sockmux-engine`
+//! (connections, sessions, transport layers, policy), re-exported here so
+//! that an embedder needs one crate. Socket I/O goes through
+//! `sockmux-net`, the driver the clients use too.
+//!
+//! ```no_run
+//! use sockmux_core::{AppService, Server, ServerConfig, Shutdown};
+//! use sockmux_proto::{Limits, SearchService, Table};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ServerConfig {
+//!     addr: "127.0.0.1:0".parse()?,
+//!     ..ServerConfig::default()
+//! };
+//! let service = AppService::new(SearchService::new(Table::builtin()), Limits::default());
+//! let server = Server::bind(config, service)?;
+//! println!("listening on {}", server.local_addr());
+//! let shutdown = Shutdown::new();
+//! // Call `shutdown.trigger()` from another thread (or a signal handler)
+//! // to drain and stop.
+//! let stats = server.run(shutdown)?;
+//! println!("{} requests", stats.requests);
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
+mod accept;
 mod acceptor;
-mod app;
 mod config;
-pub mod conn;
-mod echo;
 mod server;
-mod session;
 mod shutdown;
-mod stats;
+mod warn;
 mod worker;
 
-pub use app::{AppService, AppSession};
 pub use config::{AcceptMode, ServerConfig};
-pub use conn::Connection;
-pub use echo::{EchoService, EchoSession};
 pub use server::{Server, ServerError};
-pub use session::{Output, Service, Session, Step};
 pub use shutdown::Shutdown;
-pub use stats::Stats;
+pub use sockmux_engine::{
+    AppService, AppSession, Connection, EchoService, EchoSession, Handler, Layer, Layers, Plain,
+    Response, Service, Session, Stats,
+};

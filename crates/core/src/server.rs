@@ -9,9 +9,12 @@ use std::thread;
 use socket2::{Domain, Protocol, Socket, Type};
 use thiserror::Error;
 
+use sockmux_engine::{Admission, Layers, Plain, Service, Stats};
+
 use crate::acceptor::{Acceptor, Target};
+use crate::warn::Warnings;
 use crate::worker::{Intake, Shared, Worker};
-use crate::{AcceptMode, ServerConfig, Service, Shutdown, Stats};
+use crate::{AcceptMode, ServerConfig, Shutdown};
 
 /// Why a server could not start or run.
 #[derive(Debug, Error)]
@@ -33,15 +36,19 @@ pub enum ServerError {
 }
 
 /// A bound server with its event loops set up, ready to [`Server::run`].
-pub struct Server<V: Service> {
-    workers: Vec<Worker<V>>,
+///
+/// `T` makes each connection's transport layers (see
+/// [`sockmux_engine::layer`]); [`Plain`], the default, is none.
+pub struct Server<V: Service, T: Layers = Plain> {
+    workers: Vec<Worker<V, T>>,
     acceptor: Option<Acceptor>,
+    shared: Arc<Shared>,
     local_addr: SocketAddr,
     service: Arc<V>,
     config: ServerConfig,
 }
 
-impl<V: Service> std::fmt::Debug for Server<V> {
+impl<V: Service, T: Layers> std::fmt::Debug for Server<V, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
@@ -54,6 +61,18 @@ impl<V: Service> Server<V> {
     /// Binds `config.addr` (port 0 picks a free port): one listener per
     /// worker, or one for the acceptor thread (see [`AcceptMode`]).
     pub fn bind(config: ServerConfig, service: V) -> Result<Self, ServerError> {
+        Self::bind_with_layers(config, service, Plain)
+    }
+}
+
+impl<V: Service, T: Layers> Server<V, T> {
+    /// [`Server::bind`], with `layers` making each connection's transport
+    /// layers between the socket and the session.
+    pub fn bind_with_layers(
+        config: ServerConfig,
+        service: V,
+        layers: T,
+    ) -> Result<Self, ServerError> {
         let count = config.workers.max(1);
         let reuse_port = count > 1 && config.accept == AcceptMode::ReusePort;
         if reuse_port && config.addr.port() != 0 {
@@ -65,12 +84,17 @@ impl<V: Service> Server<V> {
             addr: config.addr,
             source,
         })?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            admission: Admission::new(config.max_connections),
+            warnings: Warnings::default(),
+        });
         let service = Arc::new(service);
+        let layers = Arc::new(layers);
         let worker = |intake| {
             Worker::new(
                 intake,
                 Arc::clone(&service),
+                Arc::clone(&layers),
                 config.clone(),
                 Arc::clone(&shared),
             )
@@ -88,7 +112,7 @@ impl<V: Service> Server<V> {
                 workers.push(w);
             }
             let listener = mio::net::TcpListener::from_std(first);
-            let acceptor = Acceptor::new(listener, targets, Arc::clone(&shared))?;
+            let acceptor = Acceptor::new(listener, targets, config.accept_batch)?;
             (workers, Some(acceptor))
         } else {
             let mut listeners = vec![first];
@@ -104,6 +128,7 @@ impl<V: Service> Server<V> {
         Ok(Self {
             workers,
             acceptor,
+            shared,
             local_addr,
             service,
             config,
@@ -141,10 +166,11 @@ impl<V: Service> Server<V> {
         let acceptor = match self.acceptor {
             Some(acceptor) => {
                 let shutdown = shutdown.clone();
+                let shared = Arc::clone(&self.shared);
                 Some(
                     thread::Builder::new()
                         .name("sockmux-acceptor".into())
-                        .spawn(move || acceptor.run(shutdown))?,
+                        .spawn(move || acceptor.run(shutdown, &shared.warnings))?,
                 )
             }
             None => None,

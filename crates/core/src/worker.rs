@@ -1,45 +1,35 @@
-//! One worker: a mio event loop that owns a listener and the connections it
-//! accepts. Owns readiness, socket reads and writes, accept back-off and
-//! timers; it never parses a byte (that is the session's job).
+//! One worker: a mio event loop that owns a listener (or a hand-off
+//! channel) and the connections it accepts. It moves bytes between
+//! sockets (through `sockmux-net`) and [`Connection`]s (from the sans-IO
+//! engine), wakes up for readiness and deadlines, and never decides what
+//! bytes mean or what happens to a connection: the engine does.
 
+use std::collections::VecDeque;
 use std::io;
-use std::net::{Shutdown as HalfClose, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
+use sockmux_engine::{deadline, Admission, Connection, Layers, Service, Stats, Ticket, Timers};
+use sockmux_net::{Io, Stream};
 
-use crate::conn::Phase;
-use crate::{Connection, ServerConfig, Service, Shutdown, Stats};
+use crate::accept::AcceptGate;
+use crate::warn::{Limit, Warnings};
+use crate::{ServerConfig, Shutdown};
 
 pub(crate) const LISTENER: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
 /// Connection tokens start here; the slab key is `token - FIRST_CONN`.
 const FIRST_CONN: usize = 2;
-/// How long accepting pauses after running out of file descriptors.
-pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// Longest sleep between timer sweeps.
-const MAX_SWEEP: Duration = Duration::from_secs(1);
 
-/// State shared by all workers of one server.
-#[derive(Debug, Default)]
+/// State shared by all loops of one server.
+#[derive(Debug)]
 pub(crate) struct Shared {
-    /// Connections open across all workers.
-    pub(crate) active: AtomicUsize,
-    /// Limits that have already been logged, so each is logged once.
-    pub(crate) warned_max_connections: AtomicBool,
-    pub(crate) warned_accept: AtomicBool,
-    pub(crate) warned_idle: AtomicBool,
-}
-
-/// Logs `message` at warn level the first time `flag` is seen unset.
-fn warn_once(flag: &AtomicBool, message: std::fmt::Arguments<'_>) {
-    if !flag.swap(true, Ordering::Relaxed) {
-        tracing::warn!("{message} (logged once)");
-    }
+    pub(crate) admission: Arc<Admission>,
+    pub(crate) warnings: Warnings,
 }
 
 /// A socket accepted by the acceptor thread, on its way to a worker.
@@ -54,44 +44,46 @@ pub(crate) enum Intake {
     Handoff(mpsc::Receiver<Handoff>),
 }
 
-struct Entry<S> {
-    stream: TcpStream,
-    conn: Connection<S>,
+struct Entry<V: Service, T: Layers> {
+    stream: Stream,
+    conn: Connection<V::Session, T::Layer>,
     peer: SocketAddr,
-    /// Readiness not yet used up by a `WouldBlock` (edge-triggered).
-    readable: bool,
-    writable: bool,
-    /// The peer hung up its side: read until EOF even after a short read.
-    read_hup: bool,
-    /// Counted in `Shared::active` (refused connections are not).
-    counted: bool,
+    /// The connection's place under `max_connections` (none when refused).
+    _ticket: Option<Ticket>,
 }
 
 /// A worker's event loop, built by [`crate::Server`].
-pub(crate) struct Worker<V: Service> {
+pub(crate) struct Worker<V: Service, T: Layers> {
     poll: Poll,
     waker: Arc<Waker>,
     listener: Option<TcpListener>,
+    gate: AcceptGate,
     /// Sockets from the acceptor thread, when there is one.
     handoff: Option<mpsc::Receiver<Handoff>>,
     service: Arc<V>,
+    layers: Arc<T>,
     config: ServerConfig,
+    timers: Timers,
     shared: Arc<Shared>,
     shutdown: Shutdown,
-    conns: Slab<Entry<V::Session>>,
+    conns: Slab<Entry<V, T>>,
+    /// Connections that used up their read budget with input left: they
+    /// go on after everyone else had a turn (edge-triggered readiness will
+    /// not report them again).
+    ready: VecDeque<usize>,
     scratch: Vec<u8>,
     stats: Stats,
-    accept_paused_until: Option<Instant>,
     drain_deadline: Option<Instant>,
     next_sweep: Instant,
 }
 
-impl<V: Service> Worker<V> {
+impl<V: Service, T: Layers> Worker<V, T> {
     /// Sets up the event loop. Everything that can fail at start-up fails
     /// here, before the server reports that it is listening.
     pub(crate) fn new(
         intake: Intake,
         service: Arc<V>,
+        layers: Arc<T>,
         config: ServerConfig,
         shared: Arc<Shared>,
     ) -> io::Result<Self> {
@@ -111,13 +103,16 @@ impl<V: Service> Worker<V> {
             shutdown: Shutdown::new(),
             poll,
             listener,
+            gate: AcceptGate::new(config.accept_batch),
             service,
+            layers,
             scratch: vec![0; config.read_chunk.max(1)],
+            timers: config.timers(),
             config,
             shared,
             conns: Slab::new(),
+            ready: VecDeque::new(),
             stats: Stats::default(),
-            accept_paused_until: None,
             drain_deadline: None,
             next_sweep: Instant::now(),
         })
@@ -147,26 +142,28 @@ impl<V: Service> Worker<V> {
             let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
+                    LISTENER => self.gate.on_readable(),
                     WAKER => self.take_handoffs(),
                     Token(t) => {
                         let key = t - FIRST_CONN;
                         if let Some(entry) = self.conns.get_mut(key) {
-                            entry.readable |= event.is_readable() || event.is_read_closed();
-                            entry.writable |= event.is_writable() || event.is_write_closed();
-                            entry.read_hup |= event.is_read_closed() || event.is_error();
+                            entry.stream.on_event(event);
                             self.drive(key, now);
                         }
                     }
                 }
             }
+            // Only those already waiting: a connection that uses up its
+            // budget again goes to the back for the next turn.
+            for _ in 0..self.ready.len() {
+                if let Some(key) = self.ready.pop_front() {
+                    self.drive(key, now);
+                }
+            }
             if self.shutdown.is_triggered() && self.drain_deadline.is_none() {
                 self.begin_drain(now);
             }
-            if self.accept_paused_until.is_some_and(|until| now >= until) {
-                self.accept_paused_until = None;
-                self.accept();
-            }
+            self.accept(now);
             if now >= self.next_sweep {
                 self.sweep(now);
             }
@@ -179,9 +176,7 @@ impl<V: Service> Worker<V> {
                         "drain timeout: closing {} connections with work outstanding",
                         self.conns.len()
                     );
-                    for key in self.conns.iter().map(|(k, _)| k).collect::<Vec<_>>() {
-                        self.close(key);
-                    }
+                    self.conns.clear();
                     return Ok(self.stats);
                 }
             }
@@ -189,9 +184,14 @@ impl<V: Service> Worker<V> {
     }
 
     fn poll_timeout(&self, now: Instant) -> Duration {
+        if !self.ready.is_empty() {
+            return Duration::ZERO;
+        }
         let mut wake = self.next_sweep;
-        if let Some(until) = self.accept_paused_until {
-            wake = wake.min(until);
+        if self.listener.is_some() {
+            if let Some(at) = self.gate.wake_at(now) {
+                wake = wake.min(at);
+            }
         }
         if let Some(deadline) = self.drain_deadline {
             wake = wake.min(deadline);
@@ -199,68 +199,63 @@ impl<V: Service> Worker<V> {
         wake.saturating_duration_since(now)
     }
 
-    fn accept(&mut self) {
-        if self.accept_paused_until.is_some() {
-            return;
-        }
-        // Taken out for the loop, so that admitting may borrow `self`.
+    fn accept(&mut self, now: Instant) {
+        // Taken out for the batch, so that admitting may borrow `self`.
         let Some(listener) = self.listener.take() else {
             return;
         };
         let shared = Arc::clone(&self.shared);
-        let outcome = accept_all(&listener, &shared, |stream, peer| {
-            self.admit(stream, peer);
-        });
-        self.listener = Some(listener);
-        if outcome == AcceptOutcome::BackOff {
+        let mut gate = std::mem::replace(&mut self.gate, AcceptGate::new(1));
+        if gate.accept(&listener, now, &shared.warnings, |socket, peer| {
+            self.admit(socket, peer);
+        }) {
             self.stats.errors += 1;
-            self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
         }
+        self.gate = gate;
+        self.listener = Some(listener);
     }
 
     /// Admits the sockets the acceptor thread handed over.
     fn take_handoffs(&mut self) {
-        while let Some(Ok((stream, peer))) = self.handoff.as_ref().map(|rx| rx.try_recv()) {
-            self.admit(stream, peer);
+        while let Some(Ok((socket, peer))) = self.handoff.as_ref().map(|rx| rx.try_recv()) {
+            self.admit(socket, peer);
         }
     }
 
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+    fn admit(&mut self, socket: TcpStream, peer: SocketAddr) {
         let now = Instant::now();
-        let active = self.shared.active.fetch_add(1, Ordering::Relaxed);
-        let counted = active < self.config.max_connections;
-        let conn = if counted {
-            tracing::debug!("accepted connection from {peer}");
-            self.stats.connections += 1;
-            Connection::new(self.service.session(), self.config.max_output, now)
-        } else {
-            self.shared.active.fetch_sub(1, Ordering::Relaxed);
-            warn_once(
-                &self.shared.warned_max_connections,
-                format_args!(
-                    "max-connections ({}) reached: refusing new connections",
-                    self.config.max_connections
-                ),
-            );
-            self.stats.refused += 1;
-            let mut refusal = Vec::new();
-            self.service.refusal(&mut refusal);
-            Connection::refused(self.service.session(), &refusal, now)
+        let session = self.service.session();
+        let layer = self.layers.layer(peer);
+        let (conn, ticket) = match self.shared.admission.try_admit() {
+            Ok(ticket) => {
+                tracing::debug!("accepted connection from {peer}");
+                self.stats.connections += 1;
+                let conn = Connection::new(session, layer, self.config.max_output, now);
+                (conn, Some(ticket))
+            }
+            Err(reason) => {
+                self.shared.warnings.once(
+                    Limit::MaxConnections,
+                    format_args!(
+                        "max-connections ({}) reached: refusing new connections",
+                        self.config.max_connections
+                    ),
+                );
+                self.stats.refused += 1;
+                let mut refusal = Vec::new();
+                self.service.refusal(&reason, &mut refusal);
+                (Connection::refused(session, layer, &refusal, now), None)
+            }
         };
         let key = self.conns.insert(Entry {
-            stream,
+            stream: Stream::accepted(socket),
             conn,
             peer,
-            // Unknown until the first read: assume input may be queued.
-            readable: true,
-            // A new socket's send buffer is empty.
-            writable: true,
-            read_hup: false,
-            counted,
+            _ticket: ticket,
         });
         if self.drain_deadline.is_some() {
             if let Some(entry) = self.conns.get_mut(key) {
-                entry.conn.on_shutdown();
+                entry.conn.handle_shutdown(&mut self.stats);
             }
         }
         // Most clients send their request with the handshake, so it is
@@ -272,13 +267,13 @@ impl<V: Service> Worker<V> {
             return;
         };
         // Responses on a connection that stays must not wait for Nagle.
-        if let Err(e) = entry.stream.set_nodelay(true) {
+        if let Err(e) = entry.stream.socket().set_nodelay(true) {
             tracing::debug!("set TCP_NODELAY for {peer}: {e}");
         }
         // Edge-triggered registration reports readiness that is already
         // there, so nothing that arrived since the last read is missed.
         if let Err(e) = self.poll.registry().register(
-            &mut entry.stream,
+            entry.stream.socket_mut(),
             Token(key + FIRST_CONN),
             Interest::READABLE | Interest::WRITABLE,
         ) {
@@ -287,71 +282,60 @@ impl<V: Service> Worker<V> {
         }
     }
 
-    /// Does all the I/O a connection's readiness allows.
+    /// Does the I/O a connection's readiness allows, up to its read budget
+    /// for this turn.
     fn drive(&mut self, key: usize, now: Instant) {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
         let stats = &mut self.stats;
+        let mut reads = 0;
         loop {
-            flush(entry, stats, now);
-            if entry.conn.start_linger(now) {
-                if !entry.readable {
-                    // The last read drained the socket: closing now sends a
-                    // plain FIN, with no unread input to turn it into a reset.
-                    entry.conn.abort();
-                    break;
-                }
+            flush(entry, now, stats);
+            if entry.conn.poll_shutdown(now, entry.stream.is_readable()) {
                 // Unread input may be queued. A FIN tells the peer we are
                 // done while we read and discard it, so that closing does
                 // not reset the connection and destroy the response.
-                if let Err(e) = entry.stream.shutdown(HalfClose::Write) {
+                if let Err(e) = entry.stream.shutdown_write() {
                     tracing::debug!("shutdown write to {}: {e}", entry.peer);
                     entry.conn.abort();
                 }
             }
-            if !(entry.readable && entry.conn.wants_read()) {
+            if !(entry.conn.wants_read() && entry.stream.is_readable()) {
                 break;
             }
-            let lingering = entry.conn.phase() == Phase::Lingering;
-            match recv(&entry.stream, &mut self.scratch) {
-                Ok(0) => entry.conn.on_eof(now, stats),
-                Ok(n) => {
-                    if lingering {
-                        stats.bytes_in += n as u64;
-                    } else {
-                        entry.conn.on_read(&self.scratch[..n], now, stats);
-                    }
-                    // A short read drained the socket: with edge-triggered
-                    // readiness, more data brings a new event. Skip the
-                    // read that would only say `WouldBlock`.
-                    if n < self.scratch.len() && !entry.read_hup {
-                        entry.readable = false;
-                    }
+            if reads == self.config.read_budget {
+                self.ready.push_back(key);
+                break;
+            }
+            reads += 1;
+            match entry.stream.read(&mut self.scratch) {
+                Io::Data(n) => {
+                    entry.conn.handle_input(&self.scratch[..n], now, stats);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => entry.readable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
+                Io::Eof => entry.conn.handle_eof(now, stats),
+                Io::Blocked => {}
+                Io::Failed(e) => {
                     tracing::debug!("read from {}: {e}", entry.peer);
                     entry.conn.abort();
                 }
             }
         }
-        if entry.conn.phase() == Phase::Done {
+        if entry.conn.is_done() {
             self.close(key);
         }
     }
 
     /// Starts a graceful shutdown: no more accepts, sessions told to finish.
     fn begin_drain(&mut self, now: Instant) {
-        self.drain_deadline = Some(now + self.config.drain_timeout);
+        self.drain_deadline = Some(deadline(now, self.config.drain_timeout));
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             if let Some(entry) = self.conns.get_mut(key) {
-                entry.conn.on_shutdown();
+                entry.conn.handle_shutdown(&mut self.stats);
             }
             self.drive(key, now);
         }
@@ -359,131 +343,60 @@ impl<V: Service> Worker<V> {
 
     /// Fires connection timers.
     fn sweep(&mut self, now: Instant) {
-        let idle = self.config.idle_timeout;
         let mut fired = Vec::new();
         for (key, entry) in &mut self.conns {
-            if entry.conn.on_timeout(now, idle, &mut self.stats) {
+            if entry
+                .conn
+                .handle_timeout(now, &self.timers, &mut self.stats)
+            {
                 fired.push(key);
             }
         }
         if !fired.is_empty() {
-            warn_once(
-                &self.shared.warned_idle,
+            self.shared.warnings.once(
+                Limit::IdleTimeout,
                 format_args!(
                     "idle-timeout ({} ms) closed a connection that made no progress",
-                    idle.as_millis()
+                    self.timers.idle.as_millis()
                 ),
             );
         }
         for key in fired {
             self.drive(key, now);
         }
-        let step = (idle / 8).clamp(Duration::from_millis(10), MAX_SWEEP);
-        self.next_sweep = now + step;
+        self.next_sweep = deadline(now, self.timers.sweep_interval());
     }
 
     fn close(&mut self, key: usize) {
-        if !self.conns.contains(key) {
+        let Some(mut entry) = self.conns.try_remove(key) else {
             return;
-        }
-        let mut entry = self.conns.remove(key);
+        };
         tracing::debug!("closing connection to {}", entry.peer);
         // On Linux closing the descriptor (never duplicated here) removes
         // it from the epoll set, so deregistering would only add a syscall
         // to every connection. mio asks for it on other platforms.
         if !cfg!(target_os = "linux") {
-            let _ = self.poll.registry().deregister(&mut entry.stream);
-        }
-        if entry.counted {
-            self.shared.active.fetch_sub(1, Ordering::Relaxed);
+            let _ = self.poll.registry().deregister(entry.stream.socket_mut());
         }
     }
 }
 
-/// Writes pending output until it is all sent or the socket is full.
-fn flush<S: crate::Session>(entry: &mut Entry<S>, stats: &mut Stats, now: Instant) {
-    while entry.writable && !entry.conn.pending().is_empty() {
-        match send(&entry.stream, entry.conn.pending()) {
-            Ok(0) => entry.conn.abort(),
-            Ok(n) => entry.conn.on_sent(n, now, stats),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => entry.writable = false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
+/// Writes what the connection owes until it is all sent or the socket is
+/// full.
+fn flush<V: Service, T: Layers>(entry: &mut Entry<V, T>, now: Instant, stats: &mut Stats) {
+    while !entry.conn.is_done() {
+        let pending = entry.conn.poll_transmit();
+        if pending.is_empty() {
+            return;
+        }
+        match entry.stream.write(pending) {
+            Io::Data(n) => entry.conn.handle_sent(n, now, stats),
+            Io::Blocked => return,
+            Io::Eof => entry.conn.abort(),
+            Io::Failed(e) => {
                 tracing::debug!("write to {}: {e}", entry.peer);
                 entry.conn.abort();
             }
         }
-        if entry.conn.phase() == Phase::Done {
-            return;
-        }
     }
-}
-
-/// `recv(2)` straight to the kernel: the libc wrapper's thread-cancellation
-/// bookkeeping around every call costs about 60 instructions a message,
-/// more than our own code spends on a small echo.
-fn recv(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    Ok(rustix::net::recv(stream, buf, rustix::net::RecvFlags::empty())?.0)
-}
-
-/// `send(2)` straight to the kernel (see [`recv`]), with `MSG_NOSIGNAL` so a
-/// peer that went away is an `EPIPE` error, never a `SIGPIPE`, even in a
-/// host program that did not ignore the signal.
-fn send(stream: &TcpStream, data: &[u8]) -> io::Result<usize> {
-    Ok(rustix::net::send(
-        stream,
-        data,
-        rustix::net::SendFlags::NOSIGNAL,
-    )?)
-}
-
-/// How an accept loop ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AcceptOutcome {
-    /// The listener has nothing more to accept.
-    Drained,
-    /// The process is out of descriptors or memory: stop accepting for
-    /// [`ACCEPT_BACKOFF`], since the listener stays readable and retrying at
-    /// once would spin.
-    BackOff,
-}
-
-/// Accepts every pending connection on `listener`, passing each to `admit`.
-pub(crate) fn accept_all(
-    listener: &TcpListener,
-    shared: &Shared,
-    mut admit: impl FnMut(TcpStream, SocketAddr),
-) -> AcceptOutcome {
-    loop {
-        match listener.accept() {
-            Ok((stream, peer)) => admit(stream, peer),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return AcceptOutcome::Drained,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if is_transient_accept_error(&e) => {
-                // ECONNABORTED and friends: that one connection is gone.
-                tracing::debug!("accept: {e}");
-            }
-            Err(e) => {
-                // EMFILE, ENFILE, ENOBUFS, ENOMEM.
-                warn_once(
-                    &shared.warned_accept,
-                    format_args!(
-                        "accept failed ({e}); pausing accepts for {} ms at a time until it recovers",
-                        ACCEPT_BACKOFF.as_millis()
-                    ),
-                );
-                return AcceptOutcome::BackOff;
-            }
-        }
-    }
-}
-
-/// Accept errors that concern one connection only, not the listener.
-fn is_transient_accept_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::PermissionDenied
-    )
 }

@@ -106,7 +106,7 @@ fn echo_and_keep_alive_app_paths_do_not_allocate_per_message() {
     handle.join().expect("echo server thread");
 
     // App, keep-alive.
-    let service = AppService::new(SearchService::new(Table::builtin()), Limits::default(), 10);
+    let service = AppService::new(SearchService::new(Table::builtin()), Limits::default());
     let (addr, shutdown, handle) = start(service);
     let mut stream = connect(addr);
     let mut request = Vec::new();

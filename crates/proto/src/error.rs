@@ -103,16 +103,4 @@ pub enum ProtoError {
         /// Bytes of the unfinished message that had arrived.
         buffered: usize,
     },
-    /// The server refused the connection: it is at its connection limit.
-    #[error("the server is at its limit of {limit} connections, try again later")]
-    TooManyConnections {
-        /// The limit in force.
-        limit: usize,
-    },
-    /// The peer sent part of a message and then nothing for too long.
-    #[error("no complete message within the idle timeout of {secs} s")]
-    Stalled {
-        /// The idle timeout, in seconds.
-        secs: u64,
-    },
 }

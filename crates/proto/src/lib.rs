@@ -56,4 +56,4 @@ pub use decode::{Decoder, Frame, StreamDecoder};
 pub use error::ProtoError;
 pub use header::{ByteOrder, Header, CONTENT_TYPE_JSON};
 pub use limits::Limits;
-pub use service::{error_response, Request, SearchService, Table, TableError};
+pub use service::{error_response, result_response, Request, SearchService, Table, TableError};

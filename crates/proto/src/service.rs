@@ -122,6 +122,9 @@ pub enum Request<'a> {
     OtherAction {
         /// The action named.
         action: Cow<'a, str>,
+        /// The `value`, when it is a string (the search service ignores it;
+        /// other services may not).
+        value: Option<Cow<'a, str>>,
     },
     /// Any other content type.
     Binary {
@@ -159,6 +162,7 @@ impl<'a> Request<'a> {
             } else {
                 Self::OtherAction {
                     action: Cow::Borrowed(action),
+                    value: Some(Cow::Borrowed(value)),
                 }
             });
         }
@@ -170,7 +174,8 @@ impl<'a> Request<'a> {
         })?;
         let action = string_field(raw.action, "action")?;
         if action != "search" {
-            return Ok(Self::OtherAction { action });
+            let value = string_field(raw.value, "value").ok();
+            return Ok(Self::OtherAction { action, value });
         }
         let value = string_field(raw.value, "value")?;
         Ok(Self::Search { value })
@@ -228,7 +233,7 @@ impl SearchService {
                 ),
                 None => result_message(out, keep_alive, |w| write!(w, "No match for \"{value}\".")),
             },
-            Request::OtherAction { action } => result_message(out, keep_alive, |w| {
+            Request::OtherAction { action, .. } => result_message(out, keep_alive, |w| {
                 write!(w, "Error: invalid action \"{action}\".")
             }),
             Request::Binary { content } => {
@@ -247,8 +252,18 @@ impl SearchService {
 
 /// Appends the error response for `err`: `{"result": "Error: <err>."}`,
 /// without `keep-alive`, since the connection closes after it.
-pub fn error_response(err: &ProtoError, out: &mut Vec<u8>) -> Result<(), ProtoError> {
+pub fn error_response(err: &dyn std::fmt::Display, out: &mut Vec<u8>) -> Result<(), ProtoError> {
     result_message(out, false, |w| write!(w, "Error: {err}."))
+}
+
+/// Appends a `text/json` response `{"result": TEXT}` carrying `keep-alive`
+/// when `keep_alive` is set, TEXT escaped as the reference server does.
+pub fn result_response(
+    text: impl std::fmt::Display,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), ProtoError> {
+    result_message(out, keep_alive, |w| write!(w, "{text}"))
 }
 
 /// Appends a `text/json` message `{"result": TEXT}`, TEXT formatted by

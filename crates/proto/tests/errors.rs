@@ -440,24 +440,6 @@ fn reports_a_message_cut_short_at_eof_as_truncated() {
     assert_eq!(stream.finish(), Ok(()), "EOF between messages is clean");
 }
 
-// Stalled (produced by the server's idle timer, not by this crate)
-#[test]
-fn stalled_error_names_the_idle_timeout() {
-    assert_eq!(
-        ProtoError::Stalled { secs: 30 }.to_string(),
-        "no complete message within the idle timeout of 30 s"
-    );
-}
-
-// TooManyConnections (produced by the server's accept path, not by this crate)
-#[test]
-fn too_many_connections_error_names_the_limit() {
-    assert_eq!(
-        ProtoError::TooManyConnections { limit: 1024 }.to_string(),
-        "the server is at its limit of 1024 connections, try again later"
-    );
-}
-
 /// Regression: after an error, `StreamDecoder` kept the whole chunk that
 /// carried the bad bytes, so `buffered()` could exceed `max_message()` (the
 /// proptest `arbitrary_bytes_never_panic_or_overfill_the_buffer` found it).
@@ -512,8 +494,6 @@ fn error_response_is_a_text_json_result_naming_the_error() {
         ProtoError::MissingField { field: "action" },
         ProtoError::FieldNotString { field: "value" },
         ProtoError::Truncated { buffered: 3 },
-        ProtoError::TooManyConnections { limit: 2 },
-        ProtoError::Stalled { secs: 30 },
     ];
     for err in errors {
         let mut out = Vec::new();

@@ -231,6 +231,7 @@ fn cases() -> Vec<Case> {
             },
             parsed: Request::OtherAction {
                 action: "frobnicate".into(),
+                value: Some("x".into()),
             },
             response: Message {
                 content_type: JSON,

@@ -1,0 +1,102 @@
+//! A connection's outgoing bytes and the backpressure cap on them.
+
+/// Outgoing bytes of one connection.
+///
+/// Producers append through [`Output::buf_mut`] and stop once
+/// [`Output::is_full`]; the driver writes [`Output::pending`] and reports
+/// what went with [`Output::consume`]. Reading from the peer stops while
+/// the output is full, so a peer that does not read cannot make the server
+/// buffer without bound.
+///
+/// ```
+/// use sockmux_engine::Output;
+///
+/// let mut out = Output::new(4);
+/// out.buf_mut().extend_from_slice(b"hello");
+/// assert!(out.is_full());
+/// out.consume(3);
+/// assert_eq!(out.pending(), b"lo");
+/// assert!(!out.is_full());
+/// ```
+#[derive(Debug)]
+pub struct Output {
+    buf: Vec<u8>,
+    /// Bytes at the front of `buf` already written.
+    sent: usize,
+    cap: usize,
+}
+
+impl Output {
+    /// An empty output that reports full at `cap` pending bytes.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            sent: 0,
+            cap,
+        }
+    }
+
+    /// The buffer to append to (pending bytes are its tail).
+    pub fn buf_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Bytes not yet written.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.sent..]
+    }
+
+    /// Whether the pending bytes reached the cap.
+    pub fn is_full(&self) -> bool {
+        self.buf.len() - self.sent >= self.cap
+    }
+
+    /// Marks `n` pending bytes as written.
+    ///
+    /// The written prefix is reclaimed once it outweighs what is still
+    /// pending, so the buffer stays within twice the pending bytes and
+    /// each byte is moved at most once on average.
+    pub fn consume(&mut self, n: usize) {
+        self.sent = (self.sent + n).min(self.buf.len());
+        if self.sent == self.buf.len() {
+            self.buf.clear();
+            self.sent = 0;
+        } else if self.sent >= self.buf.len() - self.sent {
+            self.buf.drain(..self.sent);
+            self.sent = 0;
+        }
+    }
+
+    /// Frees the buffer when it is empty and larger than `keep` bytes.
+    pub fn release_idle(&mut self, keep: usize) {
+        if self.buf.is_empty() && self.buf.capacity() > keep {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Bytes of heap held.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_writes_keep_order_and_reclaim_the_written_prefix() {
+        let mut out = Output::new(1 << 20);
+        out.buf_mut().extend_from_slice(b"abcdefgh");
+        out.consume(2);
+        assert_eq!(out.pending(), b"cdefgh");
+        out.consume(3);
+        // The written prefix (5) outweighs the pending 3: reclaimed.
+        assert_eq!(out.pending(), b"fgh");
+        assert_eq!(out.buf.len(), 3);
+        out.buf_mut().extend_from_slice(b"ij");
+        assert_eq!(out.pending(), b"fghij");
+        out.consume(99);
+        assert!(out.pending().is_empty());
+    }
+}
