@@ -123,6 +123,10 @@ def hostile_loop(app_port, echo_port, stop, counts):
         s.close()
 
 
+# A sockmux server stopped by SIGTERM exits 143 (128 + 15) after its graceful drain.
+EXIT_AFTER_SIGTERM = 143
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=600)
@@ -201,8 +205,8 @@ def main():
         errors == 0
         and all(at_end[n][0] <= after_warmup[n][0] * 1.10 for n in at_end)
         and all(at_end[n][1] == fds_before[n] for n in at_end)
-        and app.returncode == 0
-        and echo.returncode == 0
+        and app.returncode == EXIT_AFTER_SIGTERM
+        and echo.returncode == EXIT_AFTER_SIGTERM
     )
     sys.exit(0 if ok else 1)
 

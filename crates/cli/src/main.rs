@@ -1,13 +1,19 @@
-//! The `sockmux` binary: maps flags onto the libraries' config structs and
-//! dispatches. No protocol or socket logic lives here.
+//! The `sockmux` binary: parses the command line and dispatches to one
+//! module per command (`cmd`). No protocol or socket logic lives here.
 
-mod client_cmds;
+mod cmd;
+mod exit;
+mod host;
 mod logging;
-mod serve;
+mod parse;
+mod signals;
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::exit::Exit;
 
 /// Multi-connection socket servers, clients and a load generator, wire-
 /// compatible with the Python `selectors` echo and app examples.
@@ -27,35 +33,46 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Echo every byte back (the reference multiconn-server.py, hardened).
-    EchoServer(serve::EchoServerArgs),
+    EchoServer(cmd::echo_server::EchoServerArgs),
     /// Serve the app protocol's search service (the reference app-server.py,
     /// hardened, with keep-alive and pipelining).
-    AppServer(serve::AppServerArgs),
+    AppServer(cmd::app_server::AppServerArgs),
     /// Send app-protocol requests and print the results (the reference app-client.py).
-    AppClient(client_cmds::AppClientArgs),
+    AppClient(cmd::app_client::AppClientArgs),
     /// Open echo connections, send, and verify every byte that comes back (the reference
     /// multiconn-client.py).
-    EchoClient(client_cmds::EchoClientArgs),
+    EchoClient(cmd::echo_client::EchoClientArgs),
     /// Load generator for the echo and app protocols: every response verified, latency
     /// percentiles, open or closed loop.
-    Bench(client_cmds::BenchArgs),
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose, cli.quiet);
     let result = match cli.command {
-        Command::EchoServer(args) => serve::echo_server(args),
-        Command::AppServer(args) => serve::app_server(args),
-        Command::AppClient(args) => client_cmds::app_client(args),
-        Command::EchoClient(args) => client_cmds::echo_client(args),
-        Command::Bench(args) => client_cmds::bench(args),
+        Command::EchoServer(args) => cmd::echo_server::run(args),
+        Command::AppServer(args) => cmd::app_server::run(args),
+        Command::AppClient(args) => cmd::app_client::run(args),
+        Command::EchoClient(args) => cmd::echo_client::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
-        Ok(code) => code,
+        Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("sockmux: error: {e:#}");
-            ExitCode::FAILURE
+            let _ = writeln!(io::stderr(), "sockmux: error: {e:#}");
+            Exit::of_error(&e).into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_usage_errors_share_the_usage_exit_status() {
+        let err = Cli::try_parse_from(["sockmux", "no-such-command"]).expect_err("bad command");
+        assert_eq!(err.exit_code(), Exit::Usage as i32);
     }
 }

@@ -13,7 +13,6 @@
 //! - [`mod@bench`]: the load generator, one mio event loop per thread.
 #![deny(missing_docs)]
 
-mod addr;
 pub mod app_client;
 pub mod bench;
 pub mod echo_client;
@@ -21,7 +20,6 @@ mod error;
 mod pattern;
 mod repr;
 
-pub use addr::{resolve, resolve_one};
 pub use app_client::{AppClient, AppClientConfig, AppRequest, Event, Response};
 pub use bench::{BenchConfig, BenchError, Limit, Progress, Report, Target};
 pub use echo_client::{EchoClientConfig, EchoFailure, EchoPayload, EchoSummary};

@@ -1,0 +1,63 @@
+//! `sockmux app-server`: the server flags plus the app protocol's limits
+//! and search table, and the app service built from them.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use sockmux_core::AppService;
+use sockmux_proto::{Limits, SearchService, Table};
+
+use super::server::{self, ServerArgs};
+use crate::exit::Exit;
+use crate::parse;
+
+/// `sockmux app-server`.
+#[derive(Debug, Args)]
+#[command(after_help = server::exit_help())]
+pub struct AppServerArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Search table: a JSON object of string keys to string answers [default: the built-in 3 entries]
+    #[arg(long, value_name = "FILE")]
+    table: Option<PathBuf>,
+    /// Largest request content accepted, in bytes (at most 1 GiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse::bytes,
+          default_value_t = Limits::DEFAULT_MAX_CONTENT)]
+    max_content: usize,
+    /// Largest JSON header accepted, in bytes (at most 65535).
+    #[arg(long, value_name = "BYTES", value_parser = parse::header_bytes,
+          default_value_t = Limits::DEFAULT_MAX_HEADER)]
+    max_header: usize,
+}
+
+/// Runs `sockmux app-server`.
+pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
+    let mut config = args.server.config()?;
+    config.limits = Limits {
+        max_header: args.max_header,
+        max_content: args.max_content,
+    };
+    let table = match &args.table {
+        None => Table::builtin(),
+        Some(path) => load_table(path)?,
+    };
+    let service = AppService::new(SearchService::new(table), config.limits);
+    server::run(config, service)
+}
+
+fn load_table(path: &Path) -> anyhow::Result<Table> {
+    let started = Instant::now();
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read table file {}", path.display()))?;
+    let table =
+        Table::from_json(&text).with_context(|| format!("bad table file {}", path.display()))?;
+    tracing::info!(
+        "loaded {} entries from {} in {:.2} s",
+        table.len(),
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(table)
+}

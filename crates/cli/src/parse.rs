@@ -1,0 +1,145 @@
+//! clap value parsers for every flag that takes seconds, a rate, a byte
+//! size or a count of connections, threads or requests in flight. Owns the
+//! bounds: a value that would later overflow a `Duration`, an `Instant` or
+//! an allocation (or that is negative, NaN or infinite) is refused here, so
+//! clap reports it with exit status 2 and no worker ever panics on it. What
+//! each flag means belongs to its command.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Longest time any flag accepts: one year, in seconds.
+pub const MAX_SECONDS: u64 = 365 * 24 * 60 * 60;
+/// Slowest open-loop rate, requests per second: one per 1000 s.
+pub const MIN_RATE: f64 = 0.001;
+/// Fastest open-loop rate, requests per second.
+pub const MAX_RATE: f64 = 1e9;
+/// Largest byte size any flag accepts: 1 GiB.
+pub const MAX_BYTES: usize = 1 << 30;
+/// Most connections (or requests in flight per connection) a client opens:
+/// above any file-descriptor limit.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+/// Most threads (server workers, bench threads).
+pub const MAX_THREADS: usize = 1024;
+
+/// A flag's time: what [`seconds`] parsed, shown in `--help` as seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secs(pub Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
+/// Seconds above 0, at most [`MAX_SECONDS`] (fractions allowed).
+pub fn seconds(text: &str) -> Result<Secs, String> {
+    match seconds_or_zero(text) {
+        Ok(Secs(d)) if !d.is_zero() => Ok(Secs(d)),
+        _ => Err(format!(
+            "must be a number of seconds above 0 and at most {MAX_SECONDS} (one year)"
+        )),
+    }
+}
+
+/// Seconds from 0 to [`MAX_SECONDS`] (fractions allowed).
+pub fn seconds_or_zero(text: &str) -> Result<Secs, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|&s| (0.0..=MAX_SECONDS as f64).contains(&s))
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .map(Secs)
+        .ok_or_else(|| format!("must be a number of seconds from 0 to {MAX_SECONDS} (one year)"))
+}
+
+/// Requests per second, from [`MIN_RATE`] to [`MAX_RATE`].
+pub fn rate(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|&r| (MIN_RATE..=MAX_RATE).contains(&r))
+        .ok_or_else(|| {
+            format!("must be a number of requests per second from {MIN_RATE} to {MAX_RATE}")
+        })
+}
+
+/// A byte size from 1 to [`MAX_BYTES`].
+pub fn bytes(text: &str) -> Result<usize, String> {
+    whole(text, 1, MAX_BYTES, " bytes (1 GiB)")
+}
+
+/// A JSON header size: 1 to 65,535 bytes, what the 2-byte length can say.
+pub fn header_bytes(text: &str) -> Result<usize, String> {
+    whole(text, 1, sockmux_proto::Limits::DEFAULT_MAX_HEADER, " bytes")
+}
+
+/// A number of connections, or of requests in flight on one, from 1 to
+/// [`MAX_CONNECTIONS`].
+pub fn connections(text: &str) -> Result<usize, String> {
+    whole(text, 1, MAX_CONNECTIONS, "")
+}
+
+/// A number of threads from 1 to [`MAX_THREADS`].
+pub fn threads(text: &str) -> Result<usize, String> {
+    whole(text, 1, MAX_THREADS, "")
+}
+
+fn whole(text: &str, min: usize, max: usize, unit: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("must be a whole number from {min} to {max}{unit}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_take_fractions_up_to_a_year() {
+        assert_eq!(seconds("0.5"), Ok(Secs(Duration::from_millis(500))));
+        assert_eq!(
+            seconds("31536000"),
+            Ok(Secs(Duration::from_secs(MAX_SECONDS)))
+        );
+        assert_eq!(seconds_or_zero("0"), Ok(Secs(Duration::ZERO)));
+    }
+
+    #[test]
+    fn seconds_refuse_what_a_duration_cannot_hold() {
+        for bad in [
+            "0", "-1", "NaN", "inf", "-inf", "1e19", "31536001", "1e-300", "", "x",
+        ] {
+            assert!(seconds(bad).is_err(), "{bad:?}");
+        }
+        for bad in ["-0.1", "NaN", "inf", "1e19"] {
+            assert!(seconds_or_zero(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rates_stay_within_bounds() {
+        assert_eq!(rate("1000"), Ok(1000.0));
+        for bad in ["0", "1e-300", "-5", "NaN", "inf", "1e10"] {
+            assert!(rate(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn counts_and_sizes_refuse_zero_and_huge_values() {
+        assert_eq!(bytes("64"), Ok(64));
+        assert_eq!(header_bytes("65535"), Ok(65535));
+        assert_eq!(connections("1000000"), Ok(1_000_000));
+        assert_eq!(threads("2"), Ok(2));
+        let huge = "18446744073709551615";
+        for parser in [bytes, header_bytes, connections, threads] {
+            for bad in ["0", "-1", "1.5", huge, "99999999999999999999"] {
+                assert!(parser(bad).is_err(), "{bad:?}");
+            }
+        }
+        assert!(header_bytes("65536").is_err());
+        assert!(bytes("1073741825").is_err());
+    }
+}
