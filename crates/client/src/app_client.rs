@@ -24,27 +24,40 @@ use crate::ClientError;
 /// What the user asked for: `ACTION VALUE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppRequest {
-    /// `search`, or anything else for a binary request.
+    /// The action: `search` for the tutorial's service.
     pub action: String,
     /// The search key, or the rest of the binary content.
     pub value: String,
+    /// Sent as a `text/json` `{"action": …, "value": …}` request; otherwise
+    /// as the UTF-8 bytes of `action + value`, binary.
+    pub json: bool,
 }
 
 impl AppRequest {
-    /// A request for `action value`.
+    /// A request for `action value` as the reference client sends it:
+    /// `search` as `text/json`, any other action binary.
     pub fn new(action: impl Into<String>, value: impl Into<String>) -> Self {
+        let action = action.into();
         Self {
-            action: action.into(),
+            json: action == "search",
+            action,
             value: value.into(),
         }
     }
 
-    /// Appends the bytes the reference client sends for this request:
-    /// `search` as `text/json`, any other action as the UTF-8 bytes of
-    /// `action + value` in a `binary/custom-client-binary-type` message.
+    /// A request for `action value` as `text/json` whatever the action,
+    /// as services of your own expect (see `examples/kv.rs`).
+    pub fn json(action: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            json: true,
+            ..Self::new(action, value)
+        }
+    }
+
+    /// Appends the bytes of this request.
     pub fn encode(&self, keep_alive: bool, out: &mut Vec<u8>) -> Result<(), ProtoError> {
-        if self.action == "search" {
-            encode::search_request(&self.value, keep_alive, out)
+        if self.json {
+            encode::json_request(&self.action, &self.value, keep_alive, out)
         } else {
             encode::binary_request(&self.action, &self.value, keep_alive, out)
         }

@@ -41,7 +41,8 @@ pub struct AppClientArgs {
     host: Host,
     /// Server port.
     port: u16,
-    /// `search` looks VALUE up (text/json); any other action sends the bytes of ACTION+VALUE (binary).
+    /// `search` looks VALUE up (text/json); any other action sends the bytes of ACTION+VALUE
+    /// (binary), as the reference client does, unless --json-actions.
     action: String,
     /// One request per value, in order.
     #[arg(required = true)]
@@ -57,6 +58,10 @@ pub struct AppClientArgs {
     /// Show the raw exchange on stderr, bytes shown as the reference client prints them.
     #[arg(long)]
     raw: bool,
+    /// Send every action as a text/json request {"action": ACTION, "value": VALUE}, as services
+    /// of your own expect (e.g. the kv example); the reference client does this for search only.
+    #[arg(long)]
+    json_actions: bool,
     /// Seconds allowed to connect, to send a request, and for each whole response (at most
     /// one year).
     #[arg(long, value_name = "SECS", value_parser = parse::seconds,
@@ -88,7 +93,11 @@ pub fn run(args: AppClientArgs) -> anyhow::Result<Exit> {
     let mut stdout = io::stdout().lock();
     let mut errors = 0;
     for value in &args.values {
-        let request = AppRequest::new(args.action.as_str(), value.as_str());
+        let request = if args.json_actions {
+            AppRequest::json(args.action.as_str(), value.as_str())
+        } else {
+            AppRequest::new(args.action.as_str(), value.as_str())
+        };
         let response = match client.request(&request, &mut transcript) {
             Ok(response) => response,
             Err(e) => {
