@@ -20,6 +20,7 @@ use sockmux_proto::{Limits, ProtoError, Request};
 const SHARDS: usize = 16;
 
 /// The store, shared by every connection of every worker.
+#[derive(Debug)]
 pub struct Kv {
     shards: [Mutex<HashMap<String, String>>; SHARDS],
     /// Entries per shard: a bound on memory, whatever the clients send.

@@ -10,6 +10,7 @@ use sockmux_core::{AppService, Handler, Response, Server, ServerConfig, Shutdown
 use sockmux_proto::{Limits, ProtoError, Request};
 
 /// Answers in capitals.
+#[derive(Debug)]
 pub struct Shout;
 
 impl Handler for Shout {
