@@ -83,6 +83,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
     }
 
     /// Whether the driver should drop the connection now.
+    #[inline]
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
     }
@@ -93,6 +94,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
     }
 
     /// Whether the driver should read from the socket now.
+    #[inline]
     pub fn wants_read(&self) -> bool {
         match self.phase {
             Phase::Open => !self.read_closed && !self.out.is_full(),
@@ -106,6 +108,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
     ///
     /// Progress, for the idle timeout, is starting a message or finishing
     /// one; bytes in the middle of a message are not.
+    #[inline]
     pub fn handle_input(&mut self, input: &[u8], now: Instant, stats: &mut Stats) -> u32 {
         stats.bytes_in += input.len() as u64;
         if self.phase != Phase::Open {
@@ -151,12 +154,14 @@ impl<S: Session, L: Layer> Connection<S, L> {
     }
 
     /// The bytes to write to the socket next (empty when nothing is owed).
+    #[inline]
     pub fn poll_transmit(&mut self) -> &[u8] {
         self.layer.transmit(&mut self.out).pending()
     }
 
     /// `n` bytes of [`Connection::poll_transmit`] were written. Resumes a
     /// session paused by backpressure once the output has room again.
+    #[inline]
     pub fn handle_sent(&mut self, n: usize, now: Instant, stats: &mut Stats) {
         self.last_progress = now;
         stats.bytes_out += n as u64;
@@ -177,6 +182,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
     /// ([`Phase::Lingering`]). When the peer already closed, or the driver
     /// knows no input is queued (`input_may_be_queued` false), closing at
     /// once sends a plain FIN and the connection is done.
+    #[inline]
     pub fn poll_shutdown(&mut self, now: Instant, input_may_be_queued: bool) -> bool {
         if self.phase != Phase::Flushing || !self.poll_transmit().is_empty() {
             return false;
@@ -239,10 +245,12 @@ impl<S: Session, L: Layer> Connection<S, L> {
         self.out.capacity()
     }
 
+    #[inline]
     fn is_mid_message(&self) -> bool {
         self.session.is_mid_message() || self.layer.is_mid_message()
     }
 
+    #[inline]
     fn settle(&mut self, completed: u32, step: Step, stats: &mut Stats) {
         stats.requests += u64::from(completed);
         if step == Step::Fail {

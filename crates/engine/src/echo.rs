@@ -31,6 +31,7 @@ impl Service for EchoService {
 pub struct EchoSession;
 
 impl Session for EchoSession {
+    #[inline]
     fn handle_input(&mut self, input: &[u8], out: &mut Output) -> Handled {
         out.buf_mut().extend_from_slice(input);
         // Every chunk is a whole message: echoing it is progress.
@@ -57,13 +58,16 @@ impl Session for EchoSession {
         Step::Close
     }
 
+    #[inline]
     fn is_mid_message(&self) -> bool {
         false
     }
 
+    #[inline]
     fn has_backlog(&self) -> bool {
         false
     }
 
+    #[inline]
     fn release_idle(&mut self) {}
 }

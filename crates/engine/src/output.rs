@@ -37,16 +37,19 @@ impl Output {
     }
 
     /// The buffer to append to (pending bytes are its tail).
+    #[inline]
     pub fn buf_mut(&mut self) -> &mut Vec<u8> {
         &mut self.buf
     }
 
     /// Bytes not yet written.
+    #[inline]
     pub fn pending(&self) -> &[u8] {
         &self.buf[self.sent..]
     }
 
     /// Whether the pending bytes reached the cap.
+    #[inline]
     pub fn is_full(&self) -> bool {
         self.buf.len() - self.sent >= self.cap
     }
@@ -56,6 +59,7 @@ impl Output {
     /// The written prefix is reclaimed once it outweighs what is still
     /// pending, so the buffer stays within twice the pending bytes and
     /// each byte is moved at most once on average.
+    #[inline]
     pub fn consume(&mut self, n: usize) {
         self.sent = (self.sent + n).min(self.buf.len());
         if self.sent == self.buf.len() {
