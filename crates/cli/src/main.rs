@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         Command::EchoClient(args) => cmd::echo_client::run(args),
         Command::Bench(args) => cmd::bench::run(args),
     };
+    logging::flush();
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {

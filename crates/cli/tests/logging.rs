@@ -1,0 +1,60 @@
+//! A log line can never kill the server: with stderr closed under it, the
+//! server goes on answering and still shuts down cleanly on a signal.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sockmux_proto::encode;
+
+#[test]
+fn a_closed_stderr_does_not_stop_the_server() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sockmux"))
+        // Debug level: every connection logs, into the closed pipe.
+        .args(["-v", "app-server", "--workers", "2", "127.0.0.1", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sockmux");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    // Nobody reads stderr any more: writes to it fail with EPIPE.
+    drop(child.stderr.take());
+
+    let mut request = Vec::new();
+    encode::search_request("morpheus", false, &mut request).unwrap();
+    for i in 0..50 {
+        let mut stream = TcpStream::connect(&addr)
+            .unwrap_or_else(|e| panic!("connection {i}: the server is gone: {e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(&request).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        assert!(
+            String::from_utf8_lossy(&response).contains("white rabbit"),
+            "connection {i}: {response:?}"
+        );
+    }
+    sigterm(child.id());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status}");
+}
+
+/// SIGTERM, through the `kill` command (no libc in the tests).
+fn sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
