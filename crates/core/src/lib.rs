@@ -33,6 +33,7 @@ mod acceptor;
 mod config;
 mod server;
 mod shutdown;
+mod supervise;
 mod warn;
 mod worker;
 

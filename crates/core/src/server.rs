@@ -4,7 +4,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
-use std::thread;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use thiserror::Error;
@@ -12,6 +11,7 @@ use thiserror::Error;
 use sockmux_engine::{Admission, Layers, Plain, Service, Stats};
 
 use crate::acceptor::{Acceptor, Target};
+use crate::supervise::Supervisor;
 use crate::warn::Warnings;
 use crate::worker::{Intake, Shared, Worker};
 use crate::{AcceptMode, ServerConfig, Shutdown};
@@ -30,9 +30,14 @@ pub enum ServerError {
     /// An event loop could not be created or failed.
     #[error("event loop failed: {0}")]
     EventLoop(#[from] io::Error),
-    /// A worker thread panicked.
-    #[error("a worker thread panicked")]
-    WorkerPanicked,
+    /// A loop thread panicked.
+    #[error("{thread} panicked: {message}")]
+    WorkerPanicked {
+        /// The thread's name.
+        thread: String,
+        /// What it said.
+        message: String,
+    },
 }
 
 /// A bound server with its event loops set up, ready to [`Server::run`].
@@ -152,62 +157,21 @@ impl<V: Service, T: Layers> Server<V, T> {
             self.config.idle_timeout.as_secs_f64(),
             self.config.limits.max_content,
         );
-        let handles: Vec<_> = self
-            .workers
-            .into_iter()
-            .enumerate()
-            .map(|(i, worker)| {
-                let shutdown = shutdown.clone();
-                thread::Builder::new()
-                    .name(format!("sockmux-worker-{i}"))
-                    .spawn(move || worker.run(shutdown))
-            })
-            .collect::<Result<_, _>>()?;
-        let acceptor = match self.acceptor {
-            Some(acceptor) => {
-                let shutdown = shutdown.clone();
-                let shared = Arc::clone(&self.shared);
-                Some(
-                    thread::Builder::new()
-                        .name("sockmux-acceptor".into())
-                        .spawn(move || acceptor.run(shutdown, &shared.warnings))?,
-                )
-            }
-            None => None,
-        };
-        let mut total = Stats::default();
-        let mut failure = None;
-        if let Some(handle) = acceptor {
-            join(handle, &shutdown, &mut failure);
+        let mut threads = Supervisor::new();
+        for (i, worker) in self.workers.into_iter().enumerate() {
+            let shutdown = shutdown.clone();
+            threads.spawn(format!("sockmux-worker-{i}"), move || worker.run(shutdown))?;
         }
-        for handle in handles {
-            if let Some(stats) = join(handle, &shutdown, &mut failure) {
-                total += stats;
-            }
+        if let Some(acceptor) = self.acceptor {
+            let (shutdown, shared) = (shutdown.clone(), Arc::clone(&self.shared));
+            threads.spawn("sockmux-acceptor".into(), move || {
+                acceptor
+                    .run(shutdown, &shared.warnings)
+                    .map(|()| Stats::default())
+            })?;
         }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(total),
-        }
+        threads.wait(&shutdown)
     }
-}
-
-/// Waits for a loop thread. A loop that failed or panicked is recorded in
-/// `failure` and stops the others: one failed loop must not leave the rest
-/// running.
-fn join<T>(
-    handle: thread::JoinHandle<io::Result<T>>,
-    shutdown: &Shutdown,
-    failure: &mut Option<ServerError>,
-) -> Option<T> {
-    let error = match handle.join() {
-        Ok(Ok(value)) => return Some(value),
-        Ok(Err(e)) => ServerError::EventLoop(e),
-        Err(_) => ServerError::WorkerPanicked,
-    };
-    shutdown.trigger();
-    *failure = Some(error);
-    None
 }
 
 /// A non-blocking listening socket on `addr`.
