@@ -1,6 +1,7 @@
 //! `sockmux app-server`: the server flags plus the app protocol's limits
 //! and search table, and the app service built from them.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,6 +13,9 @@ use sockmux_proto::{Limits, SearchService, Table};
 use super::server::{self, ServerArgs};
 use crate::exit::Exit;
 use crate::parse;
+
+/// Default for `--max-table-bytes`: a million-entry table is about 80 MB.
+const DEFAULT_MAX_TABLE: usize = 256 * 1024 * 1024;
 
 /// `sockmux app-server`.
 #[derive(Debug, Args)]
@@ -26,6 +30,9 @@ pub struct AppServerArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes,
           default_value_t = Limits::DEFAULT_MAX_CONTENT)]
     max_content: usize,
+    /// Largest table file read, in bytes (at most 1 GiB); a larger file stops start-up.
+    #[arg(long, value_name = "BYTES", value_parser = parse::bytes, default_value_t = DEFAULT_MAX_TABLE)]
+    max_table_bytes: usize,
     /// Largest JSON header accepted, in bytes (at most 65535).
     #[arg(long, value_name = "BYTES", value_parser = parse::header_bytes,
           default_value_t = Limits::DEFAULT_MAX_HEADER)]
@@ -41,15 +48,15 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
     };
     let table = match &args.table {
         None => Table::builtin(),
-        Some(path) => load_table(path)?,
+        Some(path) => load_table(path, args.max_table_bytes)?,
     };
     let service = AppService::new(SearchService::new(table), config.limits);
     server::run(config, service)
 }
 
-fn load_table(path: &Path) -> anyhow::Result<Table> {
+fn load_table(path: &Path, max_bytes: usize) -> anyhow::Result<Table> {
     let started = Instant::now();
-    let text = std::fs::read_to_string(path)
+    let text = read_bounded(path, max_bytes)
         .with_context(|| format!("cannot read table file {}", path.display()))?;
     let table =
         Table::from_json(&text).with_context(|| format!("bad table file {}", path.display()))?;
@@ -60,4 +67,25 @@ fn load_table(path: &Path) -> anyhow::Result<Table> {
         started.elapsed().as_secs_f64()
     );
     Ok(table)
+}
+
+/// Reads a regular file of at most `max_bytes`. Anything else (a device
+/// that never ends, a FIFO that would block start-up, a directory) is
+/// refused before it is opened; the size is checked again while reading,
+/// in case the file grows.
+fn read_bounded(path: &Path, max_bytes: usize) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    anyhow::ensure!(meta.is_file(), "not a regular file");
+    let too_big = || anyhow::anyhow!("larger than --max-table-bytes ({max_bytes} bytes)");
+    if meta.len() > max_bytes as u64 {
+        return Err(too_big());
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max_bytes as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > max_bytes {
+        return Err(too_big());
+    }
+    Ok(text)
 }
