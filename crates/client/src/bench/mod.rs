@@ -16,25 +16,34 @@
 
 mod alarm;
 mod app;
-mod echo;
+pub(crate) mod books;
+mod counters;
+pub(crate) mod echo;
 mod report;
-mod worker;
-mod workload;
+mod schedule;
+mod slot;
+pub(crate) mod worker;
+pub(crate) mod workload;
 
 use std::io;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
 use crate::error::describe_io;
+use books::Rules;
+pub use counters::Counts;
+use counters::{Live, Totals};
 use report::Settings;
 pub use report::{Latency, Report};
-use worker::{Live, Plan, Shared, Totals};
+use schedule::Pace;
+use worker::Plan;
 
 /// How often the caller's stop flag and the connect check are looked at
 /// while the threads run.
@@ -155,6 +164,11 @@ impl BenchConfig {
         if self.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
             return bad("the rate must be a positive number of requests per second");
         }
+        if let Some(rate) = self.rate {
+            if let Err(e) = Pace::new(rate, self.conns) {
+                return Err(BenchError::Config(e.to_string()));
+            }
+        }
         match self.limit {
             Limit::Duration(d) if d.is_zero() => bad("the duration must be positive"),
             Limit::Requests(0) => bad("the number of requests must be at least 1"),
@@ -162,52 +176,51 @@ impl BenchConfig {
             _ => Ok(()),
         }
     }
+
+    /// When counting starts and when the run ends (`None`: when the
+    /// requests are done), from `start`.
+    fn span(&self, start: Instant) -> Result<(Instant, Option<Instant>), BenchError> {
+        let too_long = || BenchError::Config("the warm-up and duration are too long".to_owned());
+        let measure_start = start.checked_add(self.warmup).ok_or_else(too_long)?;
+        let end = match self.limit {
+            Limit::Duration(d) => Some(measure_start.checked_add(d).ok_or_else(too_long)?),
+            Limit::Requests(_) => None,
+        };
+        Ok((measure_start, end))
+    }
 }
 
-/// A snapshot of a run in progress.
+/// A snapshot of a run in progress. Its counts read as fields of the
+/// snapshot itself (`progress.requests`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
     /// Since the start, warm-up included.
     pub elapsed: Duration,
     /// Still in the warm-up (nothing is counted yet).
     pub warming_up: bool,
-    /// Requests answered and verified (after the warm-up).
-    pub requests: u64,
-    /// Bytes written (after the warm-up).
-    pub bytes_sent: u64,
-    /// Bytes read (after the warm-up).
-    pub bytes_received: u64,
-    /// Wrong responses.
-    pub mismatches: u64,
-    /// Protocol errors.
-    pub protocol_errors: u64,
-    /// Timeouts.
-    pub timeouts: u64,
-    /// Failed connection attempts.
-    pub connect_errors: u64,
-    /// Connections established.
-    pub opened: u64,
+    /// The counts so far, all threads together.
+    pub counts: Counts,
 }
 
 impl Progress {
     fn sum(lives: &[Arc<Live>], elapsed: Duration, warming_up: bool) -> Self {
-        let mut p = Self {
+        let mut counts = Counts::default();
+        for live in lives {
+            counts.add(&live.load());
+        }
+        Self {
             elapsed,
             warming_up,
-            ..Self::default()
-        };
-        for l in lives {
-            let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-            p.requests += get(&l.requests);
-            p.bytes_sent += get(&l.bytes_sent);
-            p.bytes_received += get(&l.bytes_received);
-            p.mismatches += get(&l.mismatches);
-            p.protocol_errors += get(&l.protocol_errors);
-            p.timeouts += get(&l.timeouts);
-            p.connect_errors += get(&l.connect_errors);
-            p.opened += get(&l.opened);
+            counts,
         }
-        p
+    }
+}
+
+impl Deref for Progress {
+    type Target = Counts;
+
+    fn deref(&self) -> &Counts {
+        &self.counts
     }
 }
 
@@ -272,39 +285,25 @@ pub fn run(
     };
 
     let start = Instant::now();
-    let measure_start = start + config.warmup;
-    let end = match config.limit {
-        Limit::Duration(d) => Some(measure_start + d),
-        Limit::Requests(_) => None,
+    let (measure_start, end) = config.span(start)?;
+    let pace = match config.rate {
+        Some(rate) => {
+            Some(Pace::new(rate, config.conns).map_err(|e| BenchError::Config(e.to_string()))?)
+        }
+        None => None,
     };
-    let (interval, stagger) = match config.rate {
-        Some(rate) => (
-            Some(Duration::from_secs_f64(config.conns as f64 / rate)),
-            Duration::from_secs_f64(1.0 / rate),
-        ),
-        None => (None, Duration::ZERO),
-    };
-    let shared = Arc::new(Shared {
-        stop: Arc::clone(&stop),
-        first_connect_error: Mutex::new(None),
-    });
     let lives: Vec<Arc<Live>> = (0..threads).map(|_| Arc::default()).collect();
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(threads);
     let mut first_conn = 0;
     for (t, live) in lives.iter().enumerate() {
         let conns = share(config.conns as u64, threads, t) as usize;
-        let plan = Plan {
-            addr: config.addr,
-            first_conn,
-            conns,
+        let rules = Rules {
             depth: if one_shot { 1 } else { config.depth },
             batch: config.batch,
             one_shot,
-            interval,
-            stagger,
+            single: false,
             timeout: config.timeout,
-            start,
             measure_start,
             end,
             quota: match config.limit {
@@ -312,10 +311,18 @@ pub fn run(
                 Limit::Duration(_) => None,
             },
         };
+        let plan = Plan {
+            addr: config.addr,
+            first_conn,
+            conns,
+            rules,
+            pace,
+            start,
+        };
         first_conn += conns;
-        let (workload, shared, live, tx) = (
+        let (workload, thread_stop, live, tx) = (
             workload.clone(),
-            Arc::clone(&shared),
+            Arc::clone(&stop),
             Arc::clone(live),
             tx.clone(),
         );
@@ -323,8 +330,8 @@ pub fn run(
             .name(format!("sockmux-bench-{t}"))
             .spawn(move || {
                 let result = match workload {
-                    AnyWorkload::Echo(w) => worker::run(w, plan, shared, live),
-                    AnyWorkload::App(w) => worker::run(w, plan, shared, live),
+                    AnyWorkload::Echo(w) => worker::run(w, plan, thread_stop, live),
+                    AnyWorkload::App(w) => worker::run(w, plan, thread_stop, live),
                 };
                 let _ = tx.send((t, result));
             });
@@ -359,7 +366,7 @@ pub fn run(
         let now = Instant::now();
         let progress = Progress::sum(&lives, now - start, now < measure_start);
         if !nothing_connected
-            && progress.opened == 0
+            && progress.connections_opened == 0
             && progress.connect_errors >= config.conns as u64
         {
             // Every connection has failed once and none ever worked: the
@@ -385,12 +392,8 @@ pub fn run(
     for result in results.into_iter().flatten() {
         totals.push(result.map_err(BenchError::Setup)?);
     }
-    let first_connect_error = shared
-        .first_connect_error
-        .lock()
-        .ok()
-        .and_then(|mut e| e.take());
-    let opened: u64 = totals.iter().map(|t| t.opened).sum();
+    let first_connect_error = totals.iter_mut().find_map(|t| t.first_connect_error.take());
+    let opened: u64 = totals.iter().map(|t| t.counts.connections_opened).sum();
     if nothing_connected || (opened == 0 && first_connect_error.is_some()) {
         return Err(BenchError::NothingConnected {
             addr: config.addr,
