@@ -1,13 +1,12 @@
 //! One load-generator connection ("slot") as a sans-IO state machine.
 //!
 //! ```text
-//!        pump: due ─> Connect          connected
-//!  Idle ─────────────────────> Connecting ────────> Open ──┐ one-shot: response in
-//!   ^  ^   connect failed: back off   │              │     v
-//!   │  └──────────────────────────────┘    fault,    │   Finishing ── server closes ─┐
-//!   │                                      timeout   │                               │
-//!   └────────────────────────────────────────────────┴───────────────────────────────┘
-//!                       (single: Done instead of Idle, never replaced)
+//!        Connect        connected
+//! Idle ───────> Connecting ─────> Open ── one-shot: answered ──> Finishing
+//!  ^ ^ failed: back off │          │                                │
+//!  │ └──────────────────┘          │ fault, timeout     server closes │
+//!  └───────────────────────────────┴────────────────────────────────┘
+//!              (single: Done instead of Idle, never replaced)
 //! ```
 //!
 //! Owns the lifecycle, the in-flight queue with each request's intended
@@ -33,9 +32,9 @@ use crate::error::seconds;
 
 /// First wait before reconnecting after a failed connect; doubles up to
 /// [`MAX_BACKOFF`].
-pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 /// Longest wait before reconnecting.
-pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Where a slot is in its connection's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,11 +97,6 @@ pub(crate) struct Slot<S> {
     /// No reconnecting before this; `None` is never.
     retry_at: Option<Instant>,
     backoff: Duration,
-}
-
-/// `at + d`, or `None` past what `Instant` holds.
-fn after(at: Instant, d: Duration) -> Option<Instant> {
-    at.checked_add(d)
 }
 
 impl<S> Slot<S> {
@@ -175,14 +169,14 @@ impl<S> Slot<S> {
                 return match self.retry_at {
                     Some(at) if at <= now => {
                         self.phase = Phase::Connecting;
-                        self.deadline = after(now, rules.timeout);
+                        self.deadline = now.checked_add(rules.timeout);
                         Next::Connect
                     }
                     at => Next::Wait(at),
                 };
             }
             if self.in_flight.is_empty() && self.phase == Phase::Open {
-                self.deadline = after(now, rules.timeout);
+                self.deadline = now.checked_add(rules.timeout);
             }
             workload.request(&mut self.state, &mut self.out);
             self.partial = workload.more(&mut self.state, &mut self.out);
@@ -201,7 +195,7 @@ impl<S> Slot<S> {
         books.totals.counts.connections_opened += 1;
         self.deadline = match self.in_flight.is_empty() {
             true => None,
-            false => after(now, rules.timeout),
+            false => now.checked_add(rules.timeout),
         };
     }
 
@@ -227,7 +221,7 @@ impl<S> Slot<S> {
         books.totals.counts.connect_errors += 1;
         books.totals.first_connect_error.get_or_insert(error);
         self.close(workload, books, true);
-        self.retry_at = after(now, self.backoff);
+        self.retry_at = now.checked_add(self.backoff);
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 
@@ -265,7 +259,7 @@ impl<S> Slot<S> {
             return false;
         }
         if rules.single || answered {
-            self.deadline = after(now, rules.timeout);
+            self.deadline = now.checked_add(rules.timeout);
         }
         if answered && self.in_flight.is_empty() {
             if rules.one_shot {
@@ -325,7 +319,7 @@ impl<S> Slot<S> {
             books.totals.counts.bytes_sent += n as u64;
         }
         if rules.single {
-            self.deadline = after(now, rules.timeout);
+            self.deadline = now.checked_add(rules.timeout);
         }
     }
 
