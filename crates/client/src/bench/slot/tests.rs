@@ -35,16 +35,21 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn new(rules: Rules, t0: Instant) -> Self {
+    /// A fixture with `rules(t0)` adjusted, and its `t0`.
+    fn with(adjust: impl FnOnce(&mut Rules)) -> (Self, Instant) {
+        let t0 = Instant::now();
+        let mut rules = rules(t0);
+        adjust(&mut rules);
         let workload = EchoWorkload::new(SIZE);
         let slot = Slot::new(&workload, 0, Schedule::Closed, &rules, t0);
-        Self {
+        let fixture = Self {
             rules,
             books: Books::new(),
             workload,
             slot,
             wire: Vec::new(),
-        }
+        };
+        (fixture, t0)
     }
 
     fn pump(&mut self, now: Instant) -> Next {
@@ -86,14 +91,7 @@ impl Fixture {
 
 #[test]
 fn a_depth_window_is_refilled_as_each_response_arrives() {
-    let t0 = Instant::now();
-    let mut f = Fixture::new(
-        Rules {
-            depth: 4,
-            ..rules(t0)
-        },
-        t0,
-    );
+    let (mut f, t0) = Fixture::with(|r| r.depth = 4);
     f.open(t0);
     assert_eq!(f.in_flight(), 4);
     assert_eq!(f.wire.len(), 4 * SIZE);
@@ -106,15 +104,10 @@ fn a_depth_window_is_refilled_as_each_response_arrives() {
 
 #[test]
 fn a_batch_is_refilled_only_once_all_of_it_is_answered() {
-    let t0 = Instant::now();
-    let mut f = Fixture::new(
-        Rules {
-            depth: 3,
-            batch: true,
-            ..rules(t0)
-        },
-        t0,
-    );
+    let (mut f, t0) = Fixture::with(|r| {
+        r.depth = 3;
+        r.batch = true
+    });
     f.open(t0);
     assert_eq!(f.in_flight(), 3);
     f.echo(2 * SIZE, t0 + MS);
@@ -128,14 +121,7 @@ fn a_batch_is_refilled_only_once_all_of_it_is_answered() {
 
 #[test]
 fn one_shot_waits_for_the_close_then_connects_again() {
-    let t0 = Instant::now();
-    let mut f = Fixture::new(
-        Rules {
-            one_shot: true,
-            ..rules(t0)
-        },
-        t0,
-    );
+    let (mut f, t0) = Fixture::with(|r| r.one_shot = true);
     f.open(t0);
     assert!(f.echo(SIZE, t0 + MS));
     assert_eq!(f.slot.phase(), Phase::Finishing);
@@ -154,14 +140,7 @@ fn one_shot_waits_for_the_close_then_connects_again() {
 
 #[test]
 fn a_close_with_requests_unanswered_is_a_fault() {
-    let t0 = Instant::now();
-    let mut f = Fixture::new(
-        Rules {
-            depth: 2,
-            ..rules(t0)
-        },
-        t0,
-    );
+    let (mut f, t0) = Fixture::with(|r| r.depth = 2);
     f.open(t0);
     f.slot.eof(&f.workload, &mut f.books);
     assert_eq!(f.counts().protocol_errors, 1);
@@ -171,8 +150,7 @@ fn a_close_with_requests_unanswered_is_a_fault() {
 
 #[test]
 fn connect_back_off_doubles_to_its_cap_and_resets_on_success() {
-    let t0 = Instant::now();
-    let mut f = Fixture::new(rules(t0), t0);
+    let (mut f, t0) = Fixture::with(|_| {});
     let mut now = t0;
     let mut waits = Vec::new();
     for _ in 0..10 {
@@ -214,8 +192,7 @@ fn connect_back_off_doubles_to_its_cap_and_resets_on_success() {
 /// 2 s timeout.
 #[test]
 fn a_dripping_response_still_times_out() {
-    let t0 = Instant::now();
-    let mut f = Fixture::new(rules(t0), t0);
+    let (mut f, t0) = Fixture::with(|_| {});
     f.open(t0);
     let mut now = t0;
     let mut timed_out_at = None;
@@ -239,14 +216,7 @@ fn a_dripping_response_still_times_out() {
 
 #[test]
 fn the_next_response_gets_its_own_timeout() {
-    let t0 = Instant::now();
-    let mut f = Fixture::new(
-        Rules {
-            depth: 2,
-            ..rules(t0)
-        },
-        t0,
-    );
+    let (mut f, t0) = Fixture::with(|r| r.depth = 2);
     f.open(t0);
     let first_done = t0 + 1900 * MS;
     f.echo(SIZE, first_done);
@@ -262,15 +232,8 @@ fn the_next_response_gets_its_own_timeout() {
 
 #[test]
 fn warm_up_requests_are_answered_but_not_counted() {
-    let t0 = Instant::now();
-    let measure_start = t0 + 1000 * MS;
-    let mut f = Fixture::new(
-        Rules {
-            measure_start,
-            ..rules(t0)
-        },
-        t0,
-    );
+    let (mut f, t0) = Fixture::with(|r| r.measure_start += 1000 * MS);
+    let measure_start = f.rules.measure_start;
     f.open(t0);
     f.echo(SIZE, t0 + MS);
     f.pump(t0 + MS);
