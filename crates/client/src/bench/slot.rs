@@ -193,9 +193,10 @@ impl<S> Slot<S> {
         self.written = 0;
         self.write_shut = false;
         books.totals.counts.connections_opened += 1;
-        self.deadline = match self.in_flight.is_empty() {
-            true => None,
-            false => now.checked_add(rules.timeout),
+        self.deadline = if self.in_flight.is_empty() {
+            None
+        } else {
+            now.checked_add(rules.timeout)
         };
     }
 
@@ -225,7 +226,7 @@ impl<S> Slot<S> {
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 
-    /// Bytes read; false when they ended the connection.
+    /// Bytes read.
     pub(crate) fn input<W: Workload<State = S>>(
         &mut self,
         workload: &W,
@@ -233,7 +234,7 @@ impl<S> Slot<S> {
         rules: &Rules,
         books: &mut Books,
         now: Instant,
-    ) -> bool {
+    ) {
         if now >= rules.measure_start {
             books.totals.counts.bytes_received += bytes.len() as u64;
         }
@@ -255,8 +256,7 @@ impl<S> Slot<S> {
             Ok(()) => None,
         };
         if let Some(fault) = fault {
-            self.fault(workload, fault, books);
-            return false;
+            return self.fault(workload, fault, books);
         }
         if rules.single || answered {
             self.deadline = now.checked_add(rules.timeout);
@@ -268,7 +268,6 @@ impl<S> Slot<S> {
                 self.deadline = None;
             }
         }
-        true
     }
 
     /// The server closed the connection.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::bench::books::{Books, Rules};
 use crate::bench::echo::{EchoState, EchoWorkload};
-use crate::bench::schedule::Schedule;
+use crate::bench::schedule::{Pace, Schedule};
 
 const MS: Duration = Duration::from_millis(1);
 const SIZE: usize = 10;
@@ -74,10 +74,10 @@ impl Fixture {
     }
 
     /// The server echoes `n` bytes of what it got.
-    fn echo(&mut self, n: usize, now: Instant) -> bool {
+    fn echo(&mut self, n: usize, now: Instant) {
         let bytes: Vec<u8> = self.wire.drain(..n).collect();
         self.slot
-            .input(&self.workload, &bytes, &self.rules, &mut self.books, now)
+            .input(&self.workload, &bytes, &self.rules, &mut self.books, now);
     }
 
     fn in_flight(&self) -> usize {
@@ -123,7 +123,7 @@ fn a_batch_is_refilled_only_once_all_of_it_is_answered() {
 fn one_shot_waits_for_the_close_then_connects_again() {
     let (mut f, t0) = Fixture::with(|r| r.one_shot = true);
     f.open(t0);
-    assert!(f.echo(SIZE, t0 + MS));
+    f.echo(SIZE, t0 + MS);
     assert_eq!(f.slot.phase(), Phase::Finishing);
     assert_eq!(
         f.pump(t0 + MS),
@@ -204,7 +204,11 @@ fn a_dripping_response_still_times_out() {
             timed_out_at = Some(now);
             break;
         }
-        assert!(f.echo(1, now), "an intact byte ended the connection");
+        f.echo(1, now);
+        assert!(
+            f.slot.has_connection(),
+            "an intact byte ended the connection"
+        );
     }
     let at = timed_out_at.expect("a dripping response never timed out");
     assert!(at >= t0 + f.rules.timeout, "timed out before the deadline");
@@ -282,7 +286,7 @@ fn a_single_slot_half_closes_once_sent_and_ends_after_the_close() {
     slot.write_shut();
     assert_eq!(wire.len(), 200_000);
     assert_eq!(slot.poll_send(&workload), Send::Nothing);
-    assert!(slot.input(&workload, &wire, &rules, &mut books, t0));
+    slot.input(&workload, &wire, &rules, &mut books, t0);
     assert_eq!(slot.phase(), Phase::Finishing);
     slot.eof(&workload, &mut books);
     assert_eq!(slot.phase(), Phase::Done);
@@ -291,4 +295,27 @@ fn a_single_slot_half_closes_once_sent_and_ends_after_the_close() {
         Next::Wait(None)
     );
     assert!(books.finished(&rules, 1, t0));
+}
+
+#[test]
+fn an_open_loop_slot_that_fell_behind_catches_up_within_its_window() {
+    let (mut f, t0) = Fixture::with(|r| r.depth = 2);
+    let pace = Pace::new(100.0, 1).expect("representable");
+    f.slot.schedule = Schedule::new(Some(pace), t0, 0);
+    // Ten intervals late: only the window's worth goes out at once, each
+    // request keeping the time it was due.
+    let late = t0 + 100 * MS;
+    f.open(late);
+    assert_eq!(f.in_flight(), 2);
+    let intended: Vec<_> = f.slot.in_flight.iter().map(|p| p.intended).collect();
+    assert_eq!(intended, vec![t0, t0 + 10 * MS]);
+    f.echo(SIZE, late + MS);
+    f.pump(late + MS);
+    assert_eq!(f.in_flight(), 2);
+    assert_eq!(f.slot.in_flight[1].intended, t0 + 20 * MS);
+    // The answered request's latency counts from when it was due (101 ms
+    // before), not from when it went out (1 ms before); the histogram
+    // keeps 3 significant digits.
+    let recorded = f.books.totals.latency.max() as f64 / 1e6;
+    assert!((100.0..102.0).contains(&recorded), "{recorded} ms");
 }
