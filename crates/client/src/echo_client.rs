@@ -1,26 +1,27 @@
-//! The echo client: many connections on one mio event loop, each sending
-//! its stream, half-closing, and checking every byte that comes back.
+//! The echo client: many connections at once, each sending its stream,
+//! half-closing, and checking every byte that comes back.
 //!
-//! Owns the per-connection lifecycle (connect, write until `WouldBlock`,
-//! shut down the write side once everything is sent, read until EOF) and
-//! the verdict on each connection. Bytes to send are generated from
-//! the `pattern` module, so nothing sent is kept for the comparison.
+//! Owns the client's configuration, its failures (one per connection, in
+//! the words a user reads) and its summary. The connections run as a load
+//! generator workload on the load generator's event loop: each is one
+//! request (the whole payload, generated in pieces from the `pattern`
+//! module, so nothing sent is kept for the comparison) whose response is
+//! the same bytes, followed by the server's close.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
-use std::sync::Arc;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
 use thiserror::Error;
 
+use crate::bench::books::Rules;
+use crate::bench::echo::{EchoState, EchoWorkload};
+use crate::bench::worker::{self, Plan};
+use crate::bench::workload::{Failure, Fault, Verdict, Workload};
 use crate::error::{describe_io, seconds};
-use crate::pattern::Stream;
 use crate::repr::PyBytes;
-
-/// Bytes generated per write call, and read per read call.
-const CHUNK: usize = 16 * 1024;
 
 /// What each connection sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,25 +177,130 @@ impl EchoSummary {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Connecting,
-    Open,
-    Done,
+/// The echo workload, reporting each connection's end in the client's
+/// words.
+#[derive(Debug)]
+struct ClientWorkload {
+    echo: EchoWorkload,
+    addr: SocketAddr,
+    total: u64,
+    outcome: Mutex<Outcome>,
 }
 
-#[derive(Debug)]
-struct Conn {
-    number: usize,
-    stream: TcpStream,
-    source: Stream,
-    state: State,
-    sent: u64,
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Bytes received and verified, connections that ended.
     received: u64,
-    write_shut: bool,
-    readable: bool,
-    writable: bool,
-    last_progress: Instant,
+    failures: Vec<EchoFailure>,
+}
+
+impl ClientWorkload {
+    fn outcome(&self) -> MutexGuard<'_, Outcome> {
+        // A panic elsewhere while recording leaves the data usable.
+        self.outcome.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Workload for ClientWorkload {
+    type State = EchoState;
+
+    fn state(&self, conn: usize) -> EchoState {
+        tracing::debug!("starting connection {} to {}", conn + 1, self.addr);
+        self.echo.state(conn)
+    }
+
+    fn reset(&self, state: &mut EchoState, clean: bool) {
+        self.outcome().received += state.received();
+        if clean {
+            tracing::debug!(
+                "closing a connection: {} bytes echoed and verified",
+                state.received()
+            );
+        }
+        self.echo.reset(state, clean);
+    }
+
+    fn request(&self, state: &mut EchoState, out: &mut Vec<u8>) {
+        self.echo.request(state, out);
+    }
+
+    fn more(&self, state: &mut EchoState, out: &mut Vec<u8>) -> bool {
+        self.echo.more(state, out)
+    }
+
+    fn input(
+        &self,
+        state: &mut EchoState,
+        input: &[u8],
+        detail: bool,
+        verdict: &mut dyn FnMut(Verdict),
+    ) -> Result<(), Fault> {
+        tracing::trace!("received {}", PyBytes(input));
+        self.echo.input(state, input, detail, verdict)
+    }
+
+    fn failed(&self, conn: usize, state: &mut EchoState, failure: Failure<'_>) {
+        let (conn, received, sent) = (conn + 1, state.received(), self.total);
+        let failure = match failure {
+            Failure::Connect(e) => EchoFailure::Connect {
+                conn,
+                addr: self.addr,
+                source: copy(e),
+            },
+            Failure::Timeout { after, written } => EchoFailure::Timeout {
+                conn,
+                after,
+                sent: written,
+                total: self.total,
+                received,
+            },
+            // Nothing to echo: the server's close is the whole answer.
+            Failure::Fault {
+                fault: Fault::Closed(_),
+                ..
+            } if self.total == 0 => return,
+            Failure::Fault { fault, written } => match fault {
+                Fault::Corrupt {
+                    offset,
+                    expected,
+                    got,
+                } => EchoFailure::Mismatch {
+                    conn,
+                    offset: *offset,
+                    expected: *expected,
+                    got: *got,
+                },
+                Fault::Unsolicited => EchoFailure::TooMuch { conn, sent },
+                Fault::Closed(_) => EchoFailure::ClosedEarly {
+                    conn,
+                    received,
+                    sent: written,
+                },
+                Fault::Io(e) => EchoFailure::Io {
+                    conn,
+                    source: copy(e),
+                    received,
+                    sent: written,
+                },
+                other => EchoFailure::Io {
+                    conn,
+                    source: io::Error::other(other.to_string()),
+                    received,
+                    sent: written,
+                },
+            },
+        };
+        tracing::debug!("{failure}");
+        self.outcome().failures.push(failure);
+    }
+}
+
+/// An owned copy of `e` that reads the same.
+fn copy(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
 }
 
 /// Runs the echo client to the end: every connection has either got all
@@ -203,265 +309,43 @@ struct Conn {
 /// Errors only when the event loop itself cannot be set up; everything
 /// that happens to a connection is in the summary.
 pub fn run(config: &EchoClientConfig) -> io::Result<EchoSummary> {
-    let started = Instant::now();
-    let mut poll = Poll::new()?;
+    let start = Instant::now();
     let total = config.payload.len();
     let fixed: Option<Arc<[u8]>> = match &config.payload {
         EchoPayload::Messages(messages) => Some(messages.concat().into()),
         EchoPayload::Generated { .. } => None,
     };
-    let mut failures = Vec::new();
-    let mut conns: Vec<Conn> = Vec::with_capacity(config.connections);
-    for index in 0..config.connections {
-        let number = index + 1;
-        let source = match &fixed {
-            Some(bytes) => Stream::Bytes(Arc::clone(bytes)),
-            None => Stream::Pattern {
-                seed: number as u64,
-            },
-        };
-        let mut stream = match TcpStream::connect(config.addr) {
-            Ok(stream) => stream,
-            Err(source) => {
-                failures.push(EchoFailure::Connect {
-                    conn: number,
-                    addr: config.addr,
-                    source,
-                });
-                continue;
-            }
-        };
-        poll.registry().register(
-            &mut stream,
-            Token(conns.len()),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        tracing::debug!("starting connection {number} to {}", config.addr);
-        conns.push(Conn {
-            number,
-            stream,
-            source,
-            state: State::Connecting,
-            sent: 0,
-            received: 0,
-            write_shut: false,
-            readable: false,
-            writable: false,
-            last_progress: Instant::now(),
-        });
-    }
-
-    let mut events = Events::with_capacity(1024);
-    let mut scratch = vec![0u8; CHUNK];
-    let mut out = Vec::with_capacity(CHUNK);
-    let mut active = conns.len();
-    while active > 0 {
-        let now = Instant::now();
-        let next_deadline = conns
-            .iter()
-            .filter(|c| c.state != State::Done)
-            .map(|c| c.last_progress + config.timeout)
-            .min()
-            .unwrap_or(now);
-        match poll.poll(
-            &mut events,
-            Some(next_deadline.saturating_duration_since(now)),
-        ) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-        for event in events.iter() {
-            let Some(conn) = conns.get_mut(event.token().0) else {
-                continue;
-            };
-            if conn.state == State::Done {
-                continue;
-            }
-            conn.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
-            conn.writable |= event.is_writable() || event.is_write_closed() || event.is_error();
-            let verdict = drive(conn, config, total, &mut scratch, &mut out);
-            if let Some(result) = verdict {
-                finish(conn, &poll, result, &mut failures, &mut active);
-            }
-        }
-        let now = Instant::now();
-        for conn in conns.iter_mut().filter(|c| c.state != State::Done) {
-            if now.saturating_duration_since(conn.last_progress) >= config.timeout {
-                let failure = EchoFailure::Timeout {
-                    conn: conn.number,
-                    after: config.timeout,
-                    sent: conn.sent,
-                    total,
-                    received: conn.received,
-                };
-                finish(conn, &poll, Err(failure), &mut failures, &mut active);
-            }
-        }
-    }
+    let workload = Arc::new(ClientWorkload {
+        echo: EchoWorkload::whole(total, fixed),
+        addr: config.addr,
+        total,
+        outcome: Mutex::default(),
+    });
+    let plan = Plan {
+        addr: config.addr,
+        first_conn: 0,
+        conns: config.connections,
+        rules: Rules {
+            depth: 1,
+            batch: false,
+            one_shot: true,
+            single: true,
+            timeout: config.timeout,
+            measure_start: start,
+            end: None,
+            quota: None,
+        },
+        pace: None,
+        start,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let totals = worker::run(Arc::clone(&workload), plan, stop, Arc::default())?;
+    let outcome = std::mem::take(&mut *workload.outcome());
     Ok(EchoSummary {
         connections: config.connections,
-        bytes_sent: conns.iter().map(|c| c.sent).sum(),
-        bytes_received: conns.iter().map(|c| c.received).sum(),
-        elapsed: started.elapsed(),
-        failures,
+        bytes_sent: totals.counts.bytes_sent,
+        bytes_received: outcome.received,
+        elapsed: start.elapsed(),
+        failures: outcome.failures,
     })
-}
-
-fn finish(
-    conn: &mut Conn,
-    poll: &Poll,
-    result: Result<(), EchoFailure>,
-    failures: &mut Vec<EchoFailure>,
-    active: &mut usize,
-) {
-    conn.state = State::Done;
-    *active -= 1;
-    let _ = poll.registry().deregister(&mut conn.stream);
-    // Dropping our end now would be a reset if bytes are still coming;
-    // nothing more is read, so shut both ways explicitly.
-    let _ = conn.stream.shutdown(Shutdown::Both);
-    match result {
-        Ok(()) => tracing::debug!(
-            "closing connection {}: {} bytes echoed and verified",
-            conn.number,
-            conn.received
-        ),
-        Err(failure) => {
-            tracing::debug!("{failure}");
-            failures.push(failure);
-        }
-    }
-}
-
-/// Does all the I/O the connection's readiness allows; `Some` once the
-/// connection is over.
-fn drive(
-    conn: &mut Conn,
-    config: &EchoClientConfig,
-    total: u64,
-    scratch: &mut [u8],
-    out: &mut Vec<u8>,
-) -> Option<Result<(), EchoFailure>> {
-    let number = conn.number;
-    if conn.state == State::Connecting {
-        if !conn.writable && !conn.readable {
-            return None;
-        }
-        let error = match conn.stream.take_error() {
-            Ok(Some(e)) | Err(e) => Some(e),
-            Ok(None) => match conn.stream.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    conn.writable = false;
-                    conn.readable = false;
-                    return None;
-                }
-                Err(e) => Some(e),
-            },
-        };
-        if let Some(source) = error {
-            return Some(Err(EchoFailure::Connect {
-                conn: number,
-                addr: config.addr,
-                source,
-            }));
-        }
-        if let Err(e) = conn.stream.set_nodelay(true) {
-            tracing::debug!("connection {number}: set TCP_NODELAY: {e}");
-        }
-        conn.state = State::Open;
-        conn.last_progress = Instant::now();
-    }
-
-    while conn.writable && conn.sent < total {
-        let len = (total - conn.sent).min(CHUNK as u64) as usize;
-        let written = match &conn.source {
-            Stream::Bytes(bytes) => {
-                let start = conn.sent as usize;
-                conn.stream.write(&bytes[start..start + len])
-            }
-            pattern @ Stream::Pattern { .. } => {
-                out.clear();
-                pattern.append(conn.sent, len, out);
-                conn.stream.write(out)
-            }
-        };
-        match written {
-            Ok(n) => {
-                if tracing::enabled!(tracing::Level::TRACE) {
-                    let mut shown = Vec::new();
-                    conn.source.append(conn.sent, n, &mut shown);
-                    tracing::trace!("sending {} to connection {number}", PyBytes(&shown));
-                }
-                conn.sent += n as u64;
-                conn.last_progress = Instant::now();
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.writable = false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(source) => return Some(Err(io_failure(conn, source))),
-        }
-    }
-    if conn.sent == total && !conn.write_shut {
-        conn.write_shut = true;
-        if let Err(source) = conn.stream.shutdown(Shutdown::Write) {
-            return Some(Err(io_failure(conn, source)));
-        }
-    }
-
-    while conn.readable {
-        match conn.stream.read(scratch) {
-            Ok(0) => {
-                return Some(if conn.received == total {
-                    Ok(())
-                } else {
-                    Err(EchoFailure::ClosedEarly {
-                        conn: number,
-                        received: conn.received,
-                        sent: conn.sent,
-                    })
-                });
-            }
-            Ok(n) => {
-                let got = &scratch[..n];
-                tracing::trace!("received {} from connection {number}", PyBytes(got));
-                if let Some(i) = conn.source.check(conn.received, got) {
-                    let offset = conn.received + i as u64;
-                    return Some(Err(match conn.source.byte_at(offset) {
-                        Some(expected) if offset < total => EchoFailure::Mismatch {
-                            conn: number,
-                            offset,
-                            expected,
-                            got: got[i],
-                        },
-                        _ => EchoFailure::TooMuch {
-                            conn: number,
-                            sent: total,
-                        },
-                    }));
-                }
-                if conn.received + n as u64 > total {
-                    return Some(Err(EchoFailure::TooMuch {
-                        conn: number,
-                        sent: total,
-                    }));
-                }
-                conn.received += n as u64;
-                conn.last_progress = Instant::now();
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.readable = false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(source) => return Some(Err(io_failure(conn, source))),
-        }
-    }
-    None
-}
-
-fn io_failure(conn: &Conn, source: io::Error) -> EchoFailure {
-    EchoFailure::Io {
-        conn: conn.number,
-        source,
-        received: conn.received,
-        sent: conn.sent,
-    }
 }

@@ -9,7 +9,8 @@
 //!
 //! - [`app_client`]: one request at a time over a blocking socket, with
 //!   keep-alive and reconnection.
-//! - [`echo_client`]: many echo connections on one mio event loop.
+//! - [`echo_client`]: many echo connections, run on the load generator's
+//!   event loop.
 //! - [`mod@bench`]: the load generator, one mio event loop per thread.
 #![deny(missing_docs)]
 

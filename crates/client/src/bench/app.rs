@@ -8,6 +8,7 @@
 //! byte-identical, or, for JSON, equal as JSON (another server may space
 //! its JSON differently and still be right).
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 
 use sockmux_proto::{
@@ -21,6 +22,12 @@ use crate::repr::PyBytes;
 const MISS_KEY: &str = "sockmux-bench-miss";
 /// Action of binary requests (any action but `search` makes one).
 const BINARY_ACTION: &str = "bin";
+/// Room for a response beyond the largest expected content (another server
+/// may space its JSON differently): a server answering with megabytes is
+/// refused as malformed once past this, not buffered.
+const RESPONSE_SLACK: usize = 64 * 1024;
+/// Bytes of a wrong answer quoted in a mismatch report, at most.
+const QUOTE_MAX: usize = 200;
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -51,7 +58,12 @@ impl AppWorkload {
         let cases = keys
             .into_iter()
             .map(|key| case(&service, limits, binary, keep_alive, key))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let largest = cases.iter().map(|c| c.content.len()).max().unwrap_or(0);
+        let limits = Limits {
+            max_content: largest.saturating_add(RESPONSE_SLACK),
+            ..limits
+        };
         Ok(Self {
             keep_alive,
             limits,
@@ -159,8 +171,8 @@ impl Workload for AppWorkload {
                     format!(
                         "{}: got {} ({}), expected {}",
                         case.label,
-                        PyBytes(frame.content),
-                        frame.header.content_type,
+                        quote(frame.content),
+                        shorten(&frame.header.content_type),
                         PyBytes(&case.content)
                     )
                 })));
@@ -193,6 +205,28 @@ fn matches(case: &Case, is_json: bool, content: &[u8]) -> bool {
     })
 }
 
+/// At most [`QUOTE_MAX`] bytes of a server's answer, as Python shows bytes.
+fn quote(bytes: &[u8]) -> String {
+    match bytes.get(..QUOTE_MAX) {
+        Some(head) if bytes.len() > QUOTE_MAX => {
+            format!("{}... ({} bytes)", PyBytes(head), bytes.len())
+        }
+        _ => PyBytes(bytes).to_string(),
+    }
+}
+
+/// At most about [`QUOTE_MAX`] bytes of a server's text.
+fn shorten(text: &str) -> Cow<'_, str> {
+    if text.len() <= QUOTE_MAX {
+        return Cow::Borrowed(text);
+    }
+    let cut = (0..=QUOTE_MAX)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    Cow::Owned(format!("{}... ({} bytes)", &text[..cut], text.len()))
+}
+
 /// The `result` of a JSON response that reports an error.
 fn error_result(is_json: bool, content: &[u8]) -> Option<String> {
     if !is_json {
@@ -200,7 +234,9 @@ fn error_result(is_json: bool, content: &[u8]) -> Option<String> {
     }
     let value: serde_json::Value = serde_json::from_slice(content).ok()?;
     let result = value.get("result")?.as_str()?;
-    result.starts_with("Error: ").then(|| result.to_owned())
+    result
+        .starts_with("Error: ")
+        .then(|| shorten(result).into_owned())
 }
 
 #[cfg(test)]
@@ -278,5 +314,33 @@ mod tests {
         let (verdicts, result) = run(&workload, &responses, 2);
         assert_eq!(verdicts, vec![Verdict::Ok]);
         assert!(matches!(result, Err(Fault::KeepAliveIgnored)));
+    }
+
+    #[test]
+    fn a_huge_wrong_answer_is_refused_or_quoted_short() {
+        let workload = AppWorkload::new(false, true).expect("builds");
+        let mut state = workload.state(0);
+        workload.request(&mut state, &mut Vec::new());
+        // Announces far more content than any expected answer: refused as
+        // soon as the header is read, before the content is buffered.
+        let mut huge = Vec::new();
+        let content = vec![b'x'; 4 * 1024 * 1024];
+        let header = format!(
+            r#"{{"byteorder": "little", "content-type": "binary/custom-server-binary-type", "content-encoding": "binary", "content-length": {}, "keep-alive": true}}"#,
+            content.len()
+        );
+        huge.extend_from_slice(&(header.len() as u16).to_be_bytes());
+        huge.extend_from_slice(header.as_bytes());
+        let result = workload.input(&mut state, &huge, true, &mut |_| {});
+        assert!(matches!(result, Err(Fault::Malformed(_))), "{result:?}");
+        assert!(state.decoder.buffered() < 1024);
+
+        let quoted = quote(&content[..RESPONSE_SLACK]);
+        assert!(quoted.len() < 2 * QUOTE_MAX, "{quoted}");
+        assert!(quoted.ends_with("... (65536 bytes)"), "{quoted}");
+        // Cut at a character boundary: byte 200 is inside an "é".
+        let text = format!("a{}", "é".repeat(QUOTE_MAX));
+        let short = shorten(&text);
+        assert_eq!(short, format!("{}... (401 bytes)", &text[..199]));
     }
 }

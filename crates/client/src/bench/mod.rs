@@ -16,220 +16,70 @@
 
 mod alarm;
 mod app;
-mod echo;
+pub(crate) mod books;
+mod config;
+mod counters;
+pub(crate) mod echo;
 mod report;
-mod worker;
-mod workload;
+mod schedule;
+mod slot;
+pub(crate) mod worker;
+pub(crate) mod workload;
 
 use std::io;
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use thiserror::Error;
-
 use crate::error::describe_io;
+use books::Rules;
+pub use config::{BenchConfig, BenchError, Limit, Target};
+pub use counters::Counts;
+use counters::{Live, Totals};
 use report::Settings;
 pub use report::{Latency, Report};
-use worker::{Live, Plan, Shared, Totals};
+use schedule::Pace;
+use worker::Plan;
 
 /// How often the caller's stop flag and the connect check are looked at
 /// while the threads run.
 const CHECK_EVERY: Duration = Duration::from_millis(20);
 
-/// What the load generator sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// Echo protocol: messages of `size` bytes, each one verified byte for
-    /// byte when it comes back.
-    Echo {
-        /// Bytes per message.
-        size: usize,
-    },
-    /// App protocol: requests rotating over the built-in table's keys and
-    /// one missing key, each response checked against the search service.
-    App {
-        /// Binary requests (`bin` + key) instead of `search`.
-        binary: bool,
-        /// `keep-alive` requests over persistent connections; without it,
-        /// one connection per request, like the reference client.
-        keep_alive: bool,
-    },
-}
-
-/// When a run ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// After this long (not counting the warm-up).
-    Duration(Duration),
-    /// After this many requests have been answered or lost (not counting
-    /// the warm-up).
-    Requests(u64),
-}
-
-/// A load-generator run.
-#[derive(Debug, Clone)]
-pub struct BenchConfig {
-    /// The server.
-    pub addr: SocketAddr,
-    /// What to send.
-    pub target: Target,
-    /// Connections (for one connection per request: concurrent requests).
-    /// Default: 50.
-    pub conns: usize,
-    /// Event-loop threads, each with `conns / threads` connections.
-    /// Default: 1.
-    pub threads: usize,
-    /// When to stop. Default: after 10 s.
-    pub limit: Limit,
-    /// Time run first and not counted. Default: none.
-    pub warmup: Duration,
-    /// Open loop at this many requests per second overall; `None` sends
-    /// each request as soon as there is room (closed loop).
-    pub rate: Option<f64>,
-    /// Requests in flight per connection (pipelining). Default: 1.
-    pub depth: usize,
-    /// Pipelining in batches, as `redis-benchmark -P` does: send `depth`
-    /// requests at once and wait for all their responses before the next
-    /// batch. Otherwise each response makes room for the next request at
-    /// once (a sliding window, as memtier does). Default: off.
-    pub batch: bool,
-    /// A connection attempt, or a connection waiting for a response, that
-    /// makes no progress for this long fails. Default: 10 s.
-    pub timeout: Duration,
-}
-
-impl BenchConfig {
-    /// Default for [`BenchConfig::conns`].
-    pub const DEFAULT_CONNS: usize = 50;
-    /// Default for [`BenchConfig::limit`].
-    pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
-    /// Default for [`BenchConfig::timeout`].
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-    /// Default echo message size.
-    pub const DEFAULT_SIZE: usize = 64;
-
-    /// A run against `addr` with the defaults.
-    pub fn new(addr: SocketAddr, target: Target) -> Self {
-        Self {
-            addr,
-            target,
-            conns: Self::DEFAULT_CONNS,
-            threads: 1,
-            limit: Limit::Duration(Self::DEFAULT_DURATION),
-            warmup: Duration::ZERO,
-            rate: None,
-            depth: 1,
-            batch: false,
-            timeout: Self::DEFAULT_TIMEOUT,
-        }
-    }
-
-    fn one_shot(&self) -> bool {
-        matches!(
-            self.target,
-            Target::App {
-                keep_alive: false,
-                ..
-            }
-        )
-    }
-
-    fn check(&self) -> Result<(), BenchError> {
-        let bad = |text: &str| Err(BenchError::Config(text.to_owned()));
-        if self.conns == 0 {
-            return bad("the number of connections must be at least 1");
-        }
-        if self.depth == 0 {
-            return bad("the depth must be at least 1");
-        }
-        if self.one_shot() && self.depth > 1 {
-            return bad("pipelining (depth > 1) needs keep-alive: without it the server closes after one response");
-        }
-        if matches!(self.target, Target::Echo { size: 0 }) {
-            return bad("the echo message size must be at least 1 byte");
-        }
-        if self.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-            return bad("the rate must be a positive number of requests per second");
-        }
-        match self.limit {
-            Limit::Duration(d) if d.is_zero() => bad("the duration must be positive"),
-            Limit::Requests(0) => bad("the number of requests must be at least 1"),
-            _ if self.timeout.is_zero() => bad("the timeout must be positive"),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// A snapshot of a run in progress.
+/// A snapshot of a run in progress. Its counts read as fields of the
+/// snapshot itself (`progress.requests`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
     /// Since the start, warm-up included.
     pub elapsed: Duration,
     /// Still in the warm-up (nothing is counted yet).
     pub warming_up: bool,
-    /// Requests answered and verified (after the warm-up).
-    pub requests: u64,
-    /// Bytes written (after the warm-up).
-    pub bytes_sent: u64,
-    /// Bytes read (after the warm-up).
-    pub bytes_received: u64,
-    /// Wrong responses.
-    pub mismatches: u64,
-    /// Protocol errors.
-    pub protocol_errors: u64,
-    /// Timeouts.
-    pub timeouts: u64,
-    /// Failed connection attempts.
-    pub connect_errors: u64,
-    /// Connections established.
-    pub opened: u64,
+    /// The counts so far, all threads together.
+    pub counts: Counts,
 }
 
 impl Progress {
     fn sum(lives: &[Arc<Live>], elapsed: Duration, warming_up: bool) -> Self {
-        let mut p = Self {
+        let mut counts = Counts::default();
+        for live in lives {
+            counts.add(&live.load());
+        }
+        Self {
             elapsed,
             warming_up,
-            ..Self::default()
-        };
-        for l in lives {
-            let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-            p.requests += get(&l.requests);
-            p.bytes_sent += get(&l.bytes_sent);
-            p.bytes_received += get(&l.bytes_received);
-            p.mismatches += get(&l.mismatches);
-            p.protocol_errors += get(&l.protocol_errors);
-            p.timeouts += get(&l.timeouts);
-            p.connect_errors += get(&l.connect_errors);
-            p.opened += get(&l.opened);
+            counts,
         }
-        p
     }
 }
 
-/// Why a run could not happen at all.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum BenchError {
-    /// The configuration makes no sense.
-    #[error("{0}")]
-    Config(String),
-    /// Every connection attempt failed; nothing was measured.
-    #[error("cannot connect to {addr}: {}", describe_io(.source))]
-    NothingConnected {
-        /// The server.
-        addr: SocketAddr,
-        /// The first failure.
-        #[source]
-        source: io::Error,
-    },
-    /// A thread or an event loop could not be started.
-    #[error("cannot start the load generator: {0}")]
-    Setup(#[source] io::Error),
+impl Deref for Progress {
+    type Target = Counts;
+
+    fn deref(&self) -> &Counts {
+        &self.counts
+    }
 }
 
 /// The workload of a run, shared by its threads.
@@ -272,39 +122,25 @@ pub fn run(
     };
 
     let start = Instant::now();
-    let measure_start = start + config.warmup;
-    let end = match config.limit {
-        Limit::Duration(d) => Some(measure_start + d),
-        Limit::Requests(_) => None,
+    let (measure_start, end) = config.span(start)?;
+    let pace = match config.rate {
+        Some(rate) => {
+            Some(Pace::new(rate, config.conns).map_err(|e| BenchError::Config(e.to_string()))?)
+        }
+        None => None,
     };
-    let (interval, stagger) = match config.rate {
-        Some(rate) => (
-            Some(Duration::from_secs_f64(config.conns as f64 / rate)),
-            Duration::from_secs_f64(1.0 / rate),
-        ),
-        None => (None, Duration::ZERO),
-    };
-    let shared = Arc::new(Shared {
-        stop: Arc::clone(&stop),
-        first_connect_error: Mutex::new(None),
-    });
     let lives: Vec<Arc<Live>> = (0..threads).map(|_| Arc::default()).collect();
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(threads);
     let mut first_conn = 0;
     for (t, live) in lives.iter().enumerate() {
         let conns = share(config.conns as u64, threads, t) as usize;
-        let plan = Plan {
-            addr: config.addr,
-            first_conn,
-            conns,
+        let rules = Rules {
             depth: if one_shot { 1 } else { config.depth },
             batch: config.batch,
             one_shot,
-            interval,
-            stagger,
+            single: false,
             timeout: config.timeout,
-            start,
             measure_start,
             end,
             quota: match config.limit {
@@ -312,10 +148,18 @@ pub fn run(
                 Limit::Duration(_) => None,
             },
         };
+        let plan = Plan {
+            addr: config.addr,
+            first_conn,
+            conns,
+            rules,
+            pace,
+            start,
+        };
         first_conn += conns;
-        let (workload, shared, live, tx) = (
+        let (workload, thread_stop, live, tx) = (
             workload.clone(),
-            Arc::clone(&shared),
+            Arc::clone(&stop),
             Arc::clone(live),
             tx.clone(),
         );
@@ -323,8 +167,8 @@ pub fn run(
             .name(format!("sockmux-bench-{t}"))
             .spawn(move || {
                 let result = match workload {
-                    AnyWorkload::Echo(w) => worker::run(w, plan, shared, live),
-                    AnyWorkload::App(w) => worker::run(w, plan, shared, live),
+                    AnyWorkload::Echo(w) => worker::run(w, plan, thread_stop, live),
+                    AnyWorkload::App(w) => worker::run(w, plan, thread_stop, live),
                 };
                 let _ = tx.send((t, result));
             });
@@ -359,7 +203,7 @@ pub fn run(
         let now = Instant::now();
         let progress = Progress::sum(&lives, now - start, now < measure_start);
         if !nothing_connected
-            && progress.opened == 0
+            && progress.connections_opened == 0
             && progress.connect_errors >= config.conns as u64
         {
             // Every connection has failed once and none ever worked: the
@@ -385,12 +229,8 @@ pub fn run(
     for result in results.into_iter().flatten() {
         totals.push(result.map_err(BenchError::Setup)?);
     }
-    let first_connect_error = shared
-        .first_connect_error
-        .lock()
-        .ok()
-        .and_then(|mut e| e.take());
-    let opened: u64 = totals.iter().map(|t| t.opened).sum();
+    let first_connect_error = totals.iter_mut().find_map(|t| t.first_connect_error.take());
+    let opened: u64 = totals.iter().map(|t| t.counts.connections_opened).sum();
     if nothing_connected || (opened == 0 && first_connect_error.is_some()) {
         return Err(BenchError::NothingConnected {
             addr: config.addr,
@@ -454,18 +294,5 @@ mod tests {
             let sum: u64 = (0..threads).map(|t| share(total, threads, t)).sum();
             assert_eq!(sum, total);
         }
-    }
-
-    #[test]
-    fn refuses_pipelining_without_keep_alive() {
-        let mut config = BenchConfig::new(
-            SocketAddr::from(([127, 0, 0, 1], 1)),
-            Target::App {
-                binary: false,
-                keep_alive: false,
-            },
-        );
-        config.depth = 4;
-        assert!(matches!(config.check(), Err(BenchError::Config(_))));
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::worker::Totals;
+use super::counters::{Counts, Totals};
 
 /// Latency percentiles of verified responses, in microseconds, from the
 /// intended send time (open loop) or the send time (closed loop) to the
@@ -81,31 +81,18 @@ pub struct Report {
     pub warmup_secs: f64,
     /// Seconds measured.
     pub elapsed_secs: f64,
-    /// Requests answered and verified in the measured period.
-    pub requests: u64,
+    /// What was counted, all threads together (one JSON object with the
+    /// rest).
+    #[serde(flatten)]
+    pub counts: Counts,
     /// `requests / elapsed_secs`.
     pub requests_per_sec: f64,
-    /// Bytes written in the measured period.
-    pub bytes_sent: u64,
-    /// Bytes read in the measured period.
-    pub bytes_received: u64,
     /// `bytes_sent / elapsed_secs`.
     pub bytes_sent_per_sec: f64,
     /// `bytes_received / elapsed_secs`.
     pub bytes_received_per_sec: f64,
     /// Latency of the verified responses.
     pub latency_us: Latency,
-    /// Connections established.
-    pub connections_opened: u64,
-    /// Connection attempts that failed or timed out.
-    pub connect_errors: u64,
-    /// Malformed responses, early closes, resets, error answers, bytes
-    /// nobody asked for.
-    pub protocol_errors: u64,
-    /// Well-framed responses with a wrong byte.
-    pub mismatches: u64,
-    /// Connections that waited longer than the timeout for a response.
-    pub timeouts: u64,
     /// The first mismatch, described.
     pub first_mismatch: Option<String>,
     /// The first protocol error or timeout, described.
@@ -142,16 +129,14 @@ impl Report {
         interrupted: bool,
     ) -> Self {
         let mut latency = Histogram::<u64>::new_from(&totals[0].latency);
-        let sum = |f: fn(&Totals) -> u64| totals.iter().map(f).sum::<u64>();
+        let mut counts = Counts::default();
         for t in totals {
             // Same bounds everywhere, so adding cannot fail.
             let _ = latency.add(&t.latency);
+            counts.add(&t.counts);
         }
         let secs = elapsed.as_secs_f64();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
-        let requests = sum(|t| t.requests);
-        let bytes_sent = sum(|t| t.bytes_sent);
-        let bytes_received = sum(|t| t.bytes_received);
         Self {
             target: settings.target.to_owned(),
             request: settings.request,
@@ -165,18 +150,11 @@ impl Report {
             rate: settings.rate,
             warmup_secs: settings.warmup.as_secs_f64(),
             elapsed_secs: secs,
-            requests,
-            requests_per_sec: per_sec(requests),
-            bytes_sent,
-            bytes_received,
-            bytes_sent_per_sec: per_sec(bytes_sent),
-            bytes_received_per_sec: per_sec(bytes_received),
+            counts,
+            requests_per_sec: per_sec(counts.requests),
+            bytes_sent_per_sec: per_sec(counts.bytes_sent),
+            bytes_received_per_sec: per_sec(counts.bytes_received),
             latency_us: Latency::from_histogram(&latency),
-            connections_opened: sum(|t| t.opened),
-            connect_errors: sum(|t| t.connect_errors),
-            protocol_errors: sum(|t| t.protocol_errors),
-            mismatches: sum(|t| t.mismatches),
-            timeouts: sum(|t| t.timeouts),
             first_mismatch: totals.iter().find_map(|t| t.first_mismatch.clone()),
             first_error: totals.iter().find_map(|t| t.first_error.clone()),
             first_connect_error,
@@ -189,14 +167,14 @@ impl Report {
     /// connected at all (they are reported).
     pub fn failure(&self) -> Option<String> {
         let mut causes = Vec::new();
-        if self.mismatches > 0 {
-            causes.push(format!("{} mismatches", self.mismatches));
+        if self.counts.mismatches > 0 {
+            causes.push(format!("{} mismatches", self.counts.mismatches));
         }
-        if self.protocol_errors > 0 {
-            causes.push(format!("{} protocol errors", self.protocol_errors));
+        if self.counts.protocol_errors > 0 {
+            causes.push(format!("{} protocol errors", self.counts.protocol_errors));
         }
-        if self.timeouts > 0 {
-            causes.push(format!("{} timeouts", self.timeouts));
+        if self.counts.timeouts > 0 {
+            causes.push(format!("{} timeouts", self.counts.timeouts));
         }
         if causes.is_empty() {
             return None;
@@ -244,18 +222,18 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "  requests     {:>12}  {:>12.1} /s",
-            self.requests, self.requests_per_sec
+            self.counts.requests, self.requests_per_sec
         )?;
         writeln!(
             f,
             "  sent         {:>12}  {:>12} /s",
-            bytes(self.bytes_sent as f64),
+            bytes(self.counts.bytes_sent as f64),
             bytes(self.bytes_sent_per_sec)
         )?;
         writeln!(
             f,
             "  received     {:>12}  {:>12} /s",
-            bytes(self.bytes_received as f64),
+            bytes(self.counts.bytes_received as f64),
             bytes(self.bytes_received_per_sec)
         )?;
         let l = &self.latency_us;
@@ -267,12 +245,12 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "  connections  {} opened, {} connect errors",
-            self.connections_opened, self.connect_errors
+            self.counts.connections_opened, self.counts.connect_errors
         )?;
         write!(
             f,
             "  errors       {} protocol, {} mismatches, {} timeouts",
-            self.protocol_errors, self.mismatches, self.timeouts
+            self.counts.protocol_errors, self.counts.mismatches, self.counts.timeouts
         )?;
         for (label, text) in [
             ("first mismatch", &self.first_mismatch),

@@ -1,9 +1,10 @@
 //! What a load generator's connection sends and how it checks what comes
-//! back, as a trait the event loop is generic over. Owns the contract
-//! between [`super::worker`] (sockets, timing, counting) and the echo and
-//! app workloads (bytes and verdicts).
+//! back, as a trait the slot state machine is generic over. Owns the
+//! contract between [`super::slot`] (lifecycle, timing, counting) and the
+//! workloads (bytes and verdicts): echo, app, and the echo client's.
 
 use std::io;
+use std::time::Duration;
 
 use sockmux_proto::ProtoError;
 use thiserror::Error;
@@ -41,6 +42,40 @@ pub(crate) enum Fault {
     /// Reading or writing failed.
     #[error("lost the connection: {}", describe_io(.0))]
     Io(#[source] io::Error),
+    /// A byte came back different, for workloads where that ends the
+    /// connection rather than counting as a mismatch.
+    #[error("byte {offset} came back as 0x{got:02x}, sent 0x{expected:02x}")]
+    Corrupt {
+        /// Position in the connection's stream.
+        offset: u64,
+        /// The byte sent there.
+        expected: u8,
+        /// The byte received there.
+        got: u8,
+    },
+}
+
+/// Why a connection ended before its work was done, as the slot tells the
+/// workload (the load generator only counts these; the echo client reports
+/// each one).
+#[derive(Debug)]
+pub(crate) enum Failure<'a> {
+    /// The connection could not be made.
+    Connect(&'a io::Error),
+    /// The connection broke or the server misbehaved.
+    Fault {
+        /// What happened.
+        fault: &'a Fault,
+        /// Bytes written on the connection before.
+        written: u64,
+    },
+    /// Nothing came for too long.
+    Timeout {
+        /// The timeout.
+        after: Duration,
+        /// Bytes written on the connection before.
+        written: u64,
+    },
 }
 
 /// A kind of request and the check of its response.
@@ -55,8 +90,16 @@ pub(crate) trait Workload: Send + Sync + 'static {
     /// old one are gone. `clean` is false after a fault.
     fn reset(&self, state: &mut Self::State, clean: bool);
 
-    /// Appends the next request to `out`.
+    /// Appends the next request to `out`, or its first part when it is too
+    /// big to generate at once (see [`Workload::more`]).
     fn request(&self, state: &mut Self::State, out: &mut Vec<u8>);
+
+    /// Appends the next part of the last request; false, appending
+    /// nothing, once the request is whole. No new request is asked for
+    /// while this says there is more.
+    fn more(&self, _state: &mut Self::State, _out: &mut Vec<u8>) -> bool {
+        false
+    }
 
     /// Takes bytes received and calls `verdict` once per whole response, in
     /// order. `detail` asks for a description of a mismatch.
@@ -67,4 +110,7 @@ pub(crate) trait Workload: Send + Sync + 'static {
         detail: bool,
         verdict: &mut dyn FnMut(Verdict),
     ) -> Result<(), Fault>;
+
+    /// Connection number `conn` failed; [`Workload::reset`] follows.
+    fn failed(&self, _conn: usize, _state: &mut Self::State, _failure: Failure<'_>) {}
 }
