@@ -2,21 +2,16 @@
 //! and each reference server (every response verified), against an echo
 //! double that corrupts one byte in a thousand, and against a closed port.
 
-mod common;
-
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::doubles::CorruptingEcho;
-use common::python::{free_port, ReferenceServer};
-use common::{bin, run_bounded, Server, WAIT};
+use sockmux_test_support::doubles::CorruptingEcho;
+use sockmux_test_support::{free_port, Seed, Sockmux};
+
+const SOCKMUX: Sockmux = Sockmux::new(env!("CARGO_BIN_EXE_sockmux"));
 
 /// Runs `sockmux bench ARGS… --json`: exit code, the report, stderr.
 fn bench(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let (status, stdout, stderr) = run_bounded(
-        Command::new(bin()).arg("bench").args(args).arg("--json"),
-        WAIT,
-    );
+    let (status, stdout, stderr) = SOCKMUX.run(["bench"].iter().chain(args).chain(&["--json"]));
     let report = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
         panic!("bench {args:?}: no JSON report ({e}):\nstdout: {stdout}\nstderr: {stderr}")
     });
@@ -54,7 +49,7 @@ fn clean_run(args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn echo_against_sockmux_echo_server() {
-    let server = Server::start(&["echo-server"]);
+    let server = SOCKMUX.start(&["echo-server"]);
     let port = server.port().to_string();
     let report = clean_run(&["echo", "127.0.0.1", &port, "--duration", "2"]);
     assert_eq!(report["connections_opened"], 50);
@@ -64,7 +59,7 @@ fn echo_against_sockmux_echo_server() {
 
 #[test]
 fn app_against_sockmux_app_server_one_connection_per_request() {
-    let server = Server::start(&["app-server"]);
+    let server = SOCKMUX.start(&["app-server"]);
     let port = server.port().to_string();
     let report = clean_run(&[
         "app",
@@ -80,7 +75,7 @@ fn app_against_sockmux_app_server_one_connection_per_request() {
 
 #[test]
 fn app_against_sockmux_app_server_keep_alive_pipelined() {
-    let server = Server::start(&["app-server"]);
+    let server = SOCKMUX.start(&["app-server"]);
     let port = server.port().to_string();
     let report = clean_run(&[
         "app",
@@ -110,9 +105,8 @@ fn app_against_sockmux_app_server_keep_alive_pipelined() {
 
 #[test]
 fn echo_against_the_reference_server() {
-    let Some(server) = ReferenceServer::start("multiconn-server.py") else {
-        return;
-    };
+    let Some(seed) = Seed::find() else { return };
+    let server = seed.start("multiconn-server.py");
     let port = server.port().to_string();
     clean_run(&[
         "echo",
@@ -127,9 +121,8 @@ fn echo_against_the_reference_server() {
 
 #[test]
 fn app_against_the_reference_server() {
-    let Some(server) = ReferenceServer::start("app-server.py") else {
-        return;
-    };
+    let Some(seed) = Seed::find() else { return };
+    let server = seed.start("app-server.py");
     let port = server.port().to_string();
     clean_run(&["app", "127.0.0.1", &port, "--duration", "2", "--conns", "5"]);
     clean_run(&[
@@ -177,10 +170,8 @@ fn a_corrupted_byte_is_a_mismatch_and_fails_the_run() {
 fn a_closed_port_is_a_clear_error_at_once() {
     let port = free_port().to_string();
     let started = Instant::now();
-    let (status, stdout, stderr) = run_bounded(
-        Command::new(bin()).args(["bench", "echo", "127.0.0.1", &port, "--duration", "10"]),
-        WAIT,
-    );
+    let (status, stdout, stderr) =
+        SOCKMUX.run(["bench", "echo", "127.0.0.1", &port, "--duration", "10"]);
     assert_eq!(status.code(), Some(1), "{stdout}");
     assert!(
         stderr.contains(&format!(
@@ -196,7 +187,7 @@ fn a_closed_port_is_a_clear_error_at_once() {
 
 #[test]
 fn a_request_count_is_exact() {
-    let server = Server::start(&["echo-server"]);
+    let server = SOCKMUX.start(&["echo-server"]);
     let port = server.port().to_string();
     let (code, report, stderr) = bench(&[
         "echo",
@@ -215,7 +206,7 @@ fn a_request_count_is_exact() {
 
 #[test]
 fn open_loop_keeps_to_the_rate() {
-    let server = Server::start(&["app-server"]);
+    let server = SOCKMUX.start(&["app-server"]);
     let port = server.port().to_string();
     let (code, report, stderr) = bench(&[
         "app",
@@ -238,7 +229,7 @@ fn open_loop_keeps_to_the_rate() {
 
 #[test]
 fn batched_pipelining_answers_every_request() {
-    let server = Server::start(&["app-server"]);
+    let server = SOCKMUX.start(&["app-server"]);
     let port = server.port().to_string();
     let (code, report, stderr) = bench(&[
         "app",

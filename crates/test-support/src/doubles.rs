@@ -1,5 +1,6 @@
-//! Test doubles for the clients: small servers that record what a client
-//! sends, answer in a chosen (possibly broken) way, or corrupt an echo.
+//! Test doubles for the clients: small in-process servers that record what
+//! a client sends, answer in a chosen (possibly broken) way, or corrupt an
+//! echo. They are not the sockmux servers and share no code with them.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use sockmux_proto::{Decoder, Limits, Request, SearchService, Table};
 
-use super::WAIT;
+use crate::WAIT;
 
 /// What an app-protocol double does once a whole request has arrived.
 #[derive(Debug, Clone)]
@@ -27,7 +28,9 @@ pub enum Reply {
 }
 
 /// An app-protocol server that records each request's bytes.
+#[derive(Debug)]
 pub struct Recorder {
+    /// Where it listens.
     pub addr: SocketAddr,
     requests: mpsc::Receiver<Vec<u8>>,
     stop: Arc<AtomicBool>,
@@ -64,6 +67,7 @@ impl Recorder {
         }
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
@@ -126,12 +130,15 @@ fn serve(mut stream: TcpStream, reply: &Reply) -> Option<(Vec<u8>, Option<TcpStr
 
 /// An echo server that flips one bit in every `every`-th byte it echoes
 /// (counted per connection), and closes when the client does.
+#[derive(Debug)]
 pub struct CorruptingEcho {
+    /// Where it listens.
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
 }
 
 impl CorruptingEcho {
+    /// Listens on 127.0.0.1, a free port.
     pub fn start(every: u64) -> CorruptingEcho {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -151,6 +158,7 @@ impl CorruptingEcho {
         CorruptingEcho { addr, stop }
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
