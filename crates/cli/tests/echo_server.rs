@@ -149,7 +149,6 @@ fn reference_client_with_1_10_and_100_connections() {
     let server = SOCKMUX.start(&["echo-server"]);
     let port = server.port().to_string();
     for conns in [1usize, 10, 100] {
-        let start = Instant::now();
         let (status, stdout, stderr) = seed.run(
             "multiconn-client.py",
             &["127.0.0.1", &port, &conns.to_string()],
@@ -165,7 +164,6 @@ fn reference_client_with_1_10_and_100_connections() {
         }
         assert_eq!(received.len(), conns, "every connection received data");
         assert!(received.values().all(|&n| n == 44), "{received:?}");
-        assert!(start.elapsed() < WAIT);
     }
 }
 
@@ -198,16 +196,16 @@ fn running_out_of_file_descriptors_backs_off_and_recovers() {
     // More connections than the server has descriptors for: the kernel
     // completes them, the server cannot accept them all.
     let mut held: Vec<TcpStream> = (0..40).map(|_| server.connect()).collect();
-    thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.wait_for_log("accept failed"),
+        "the fd limit is logged"
+    );
+    // Out of descriptors now: a loop retrying at once would burn a core.
     let before = cpu_seconds(server.pid());
     thread::sleep(Duration::from_secs(1));
     let spent = cpu_seconds(server.pid()) - before;
     assert!(spent < 0.3, "accept loop spun: {spent} s of CPU in 1 s");
     assert!(server.is_alive());
-    assert!(
-        server.wait_for_log("accept failed"),
-        "the fd limit is logged"
-    );
 
     // Free descriptors: the server accepts the waiting connections and
     // answers them.
