@@ -72,7 +72,8 @@ impl Python3 {
     }
 }
 
-/// `python3`, or `None` after [`unavailable`] has decided the caller skips.
+/// `python3`, or `None` after saying why the caller skips; panics instead
+/// when [`REQUIRE_SEED`]`=1`.
 pub fn python3() -> Option<Python3> {
     let runs = Command::new("python3")
         .arg("--version")
