@@ -2,18 +2,17 @@
 //! `app-server.py`, against `sockmux app-server`, and against doubles that
 //! record its bytes or misbehave on purpose.
 
-mod common;
+use std::process::ExitStatus;
 
-use std::process::{Command, ExitStatus};
-
-use common::doubles::{Recorder, Reply};
-use common::python::{free_port, reference_app_client, ReferenceServer};
-use common::{bin, run_bounded, seed_python, Server, WAIT};
 use sockmux_client::PyBytes;
+use sockmux_test_support::doubles::{Recorder, Reply};
+use sockmux_test_support::{free_port, Seed, Sockmux};
+
+const SOCKMUX: Sockmux = Sockmux::new(env!("CARGO_BIN_EXE_sockmux"));
 
 /// Runs `sockmux app-client ARGS…`: status, stdout, stderr.
 fn app_client(args: &[&str]) -> (ExitStatus, String, String) {
-    run_bounded(Command::new(bin()).arg("app-client").args(args), WAIT)
+    SOCKMUX.run(["app-client"].iter().chain(args))
 }
 
 /// Runs it and insists on success.
@@ -41,7 +40,7 @@ const CASES: [(&str, &str, &str); 4] = [
 
 #[test]
 fn sends_the_same_bytes_as_the_reference_client() {
-    let Some(dir) = seed_python() else { return };
+    let Some(seed) = Seed::find() else { return };
     let recorder = Recorder::start(Reply::Service);
     let port = recorder.port().to_string();
     let mut cases: Vec<(&str, &str)> = CASES.iter().map(|&(a, v, _)| (a, v)).collect();
@@ -49,7 +48,8 @@ fn sends_the_same_bytes_as_the_reference_client() {
     cases.push(("search", "tab\tquote\"back\\slash\u{1}é"));
     cases.push(("frob", "ünï"));
     for (action, value) in cases {
-        reference_app_client(&dir, recorder.port(), action, value);
+        let (status, _, stderr) = seed.run("app-client.py", &["127.0.0.1", &port, action, value]);
+        assert!(status.success(), "app-client.py failed: {stderr}");
         let theirs = recorder.next_request();
         ok(&["127.0.0.1", &port, action, value]);
         let ours = recorder.next_request();
@@ -65,9 +65,8 @@ fn sends_the_same_bytes_as_the_reference_client() {
 
 #[test]
 fn prints_results_from_the_reference_server() {
-    let Some(server) = ReferenceServer::start("app-server.py") else {
-        return;
-    };
+    let Some(seed) = Seed::find() else { return };
+    let server = seed.start("app-server.py");
     let port = server.port().to_string();
     for (action, value, result) in CASES {
         let stdout = ok(&["127.0.0.1", &port, action, value]);
@@ -77,9 +76,8 @@ fn prints_results_from_the_reference_server() {
 
 #[test]
 fn keep_alive_against_the_reference_server_reconnects_for_each_value() {
-    let Some(server) = ReferenceServer::start("app-server.py") else {
-        return;
-    };
+    let Some(seed) = Seed::find() else { return };
+    let server = seed.start("app-server.py");
     let port = server.port().to_string();
     let (status, stdout, stderr) = app_client(&[
         "--keep-alive",
@@ -103,7 +101,7 @@ fn keep_alive_against_the_reference_server_reconnects_for_each_value() {
 
 #[test]
 fn answers_from_sockmux_app_server_with_and_without_keep_alive() {
-    let server = Server::start(&["app-server"]);
+    let server = SOCKMUX.start(&["app-server"]);
     let port = server.port().to_string();
     let expected = "Follow the white rabbit. 🐰\nNo match for \"x\".\n🐾 Playing ball! 🏐\n";
     for (flags, connections) in [(&[][..], 3), (&["--keep-alive"][..], 1)] {
@@ -124,7 +122,7 @@ fn answers_from_sockmux_app_server_with_and_without_keep_alive() {
 
 #[test]
 fn raw_shows_the_exchange_as_the_reference_prints_bytes() {
-    let server = Server::start(&["app-server"]);
+    let server = SOCKMUX.start(&["app-server"]);
     let (status, _, stderr) = app_client(&[
         "--raw",
         "127.0.0.1",
@@ -150,7 +148,7 @@ fn raw_shows_the_exchange_as_the_reference_prints_bytes() {
 
 #[test]
 fn json_prints_header_and_content_per_response() {
-    let server = Server::start(&["app-server"]);
+    let server = SOCKMUX.start(&["app-server"]);
     let port = server.port().to_string();
     let stdout = ok(&["--json", "127.0.0.1", &port, "search", "ring"]);
     let line: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");

@@ -4,16 +4,16 @@
 //! the one-shot clients at once; a second signal cuts a drain short with
 //! its own status, with stderr open or closed.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
-use common::app::{closes, read_responses, search};
-use common::{bin, wait_timeout, Server, WAIT};
+use sockmux_test_support::app::{closes, read_responses, search};
+use sockmux_test_support::{wait_timeout, Server, Sockmux, WAIT};
+
+const SOCKMUX: Sockmux = Sockmux::new(env!("CARGO_BIN_EXE_sockmux"));
 
 fn send(pid: u32, signal: &str) {
     let status = Command::new("kill")
@@ -36,7 +36,7 @@ fn exit_code(child: &mut Child) -> Option<i32> {
 fn a_server_exits_130_after_sigint_and_143_after_sigterm_after_its_summary() {
     for command in ["echo-server", "app-server"] {
         for (signal, code) in [("INT", 130), ("TERM", 143)] {
-            let mut server = Server::start(&[command]);
+            let mut server = SOCKMUX.start(&[command]);
             drop(server.connect());
             send(server.pid(), signal);
             let status = server.wait_exit();
@@ -101,7 +101,7 @@ const DRAINING: [&str; 5] = [
 
 #[test]
 fn a_second_signal_ends_the_drain_at_once_with_its_own_status() {
-    let mut draining = Draining::start(Server::start(&DRAINING));
+    let mut draining = Draining::start(SOCKMUX.start(&DRAINING));
     draining.first_signal("TERM");
     send(draining.server.pid(), "INT");
     let status = draining.server.wait_exit();
@@ -118,7 +118,7 @@ fn signals_are_handled_with_stderr_closed() {
         let script = r#"exec "$0" "$@" 127.0.0.1 0 2>&-"#;
         Server::start_with(
             Command::new("sh")
-                .args(["-c", script, bin()])
+                .args(["-c", script, SOCKMUX.bin()])
                 .args(DRAINING),
         )
     };
@@ -135,9 +135,9 @@ fn signals_are_handled_with_stderr_closed() {
 
 #[test]
 fn bench_stopped_by_sigterm_prints_its_report_and_exits_143() {
-    let server = Server::start(&["echo-server"]);
+    let server = SOCKMUX.start(&["echo-server"]);
     let port = server.port().to_string();
-    let mut child = Command::new(bin())
+    let mut child = Command::new(SOCKMUX.bin())
         .args(["bench", "echo", "127.0.0.1", &port, "--conns", "2"])
         .args(["--duration", "600", "--json"])
         .stdout(Stdio::piped())
@@ -181,7 +181,7 @@ fn the_clients_exit_at_once_on_a_signal() {
         (&["echo-client", "127.0.0.1", &port, "1"], "TERM", 143),
     ];
     for (args, signal, code) in clients {
-        let mut child = Command::new(bin())
+        let mut child = Command::new(SOCKMUX.bin())
             .args(args)
             .args(["--timeout", "600"])
             .stdout(Stdio::null())

@@ -4,16 +4,16 @@
 //! bounds, as are a lone number given as HOST and flags that do not go
 //! together. Every command's `--help` lists the shared exit statuses.
 
-mod common;
-
 use std::process::Command;
 
-use common::python::free_port;
-use common::{bin, run_bounded, WAIT};
+use sockmux_test_support::free_port;
+use sockmux_test_support::{run_bounded, Sockmux, WAIT};
+
+const SOCKMUX: Sockmux = Sockmux::new(env!("CARGO_BIN_EXE_sockmux"));
 
 /// Runs `sockmux ARGS…` and insists on exit status 2 with `needle` in stderr.
 fn refused(args: &[&str], needle: &str) {
-    let (status, stdout, stderr) = run_bounded(Command::new(bin()).args(args), WAIT);
+    let (status, stdout, stderr) = run_bounded(Command::new(SOCKMUX.bin()).args(args), WAIT);
     assert_eq!(
         status.code(),
         Some(2),
@@ -183,7 +183,8 @@ fn every_help_lists_the_shared_exit_statuses() {
         "echo-client",
         "bench",
     ] {
-        let (status, stdout, _) = run_bounded(Command::new(bin()).args([command, "--help"]), WAIT);
+        let (status, stdout, _) =
+            run_bounded(Command::new(SOCKMUX.bin()).args([command, "--help"]), WAIT);
         assert!(status.success(), "{command}");
         for line in [
             "Exit status:",

@@ -1,19 +1,18 @@
 //! `sockmux echo-client` end to end: against the reference
 //! `multiconn-server.py`, `sockmux echo-server`, and broken doubles.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 use std::thread;
 
-use common::doubles::CorruptingEcho;
-use common::python::{free_port, ReferenceServer};
-use common::{bin, run_bounded, Server, WAIT};
+use sockmux_test_support::doubles::CorruptingEcho;
+use sockmux_test_support::{free_port, Seed, Sockmux, WAIT};
+
+const SOCKMUX: Sockmux = Sockmux::new(env!("CARGO_BIN_EXE_sockmux"));
 
 fn echo_client(args: &[&str]) -> (ExitStatus, String, String) {
-    run_bounded(Command::new(bin()).arg("echo-client").args(args), WAIT)
+    SOCKMUX.run(["echo-client"].iter().chain(args))
 }
 
 /// Runs the client, insists on success, and checks the byte totals.
@@ -35,16 +34,15 @@ const REFERENCE_BYTES: u64 = 44;
 
 #[test]
 fn verifies_the_reference_multiconn_server() {
-    let Some(server) = ReferenceServer::start("multiconn-server.py") else {
-        return;
-    };
+    let Some(seed) = Seed::find() else { return };
+    let server = seed.start("multiconn-server.py");
     verified(server.port(), &["1"], REFERENCE_BYTES);
     verified(server.port(), &["10"], 10 * REFERENCE_BYTES);
 }
 
 #[test]
 fn verifies_sockmux_echo_server() {
-    let server = Server::start(&["echo-server"]);
+    let server = SOCKMUX.start(&["echo-server"]);
     verified(server.port(), &["1"], REFERENCE_BYTES);
     verified(server.port(), &["10"], 10 * REFERENCE_BYTES);
     verified(

@@ -13,7 +13,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::Duration;
 
 use sockmux_core::{AppService, EchoService, Server, ServerConfig, Service, Shutdown};
 use sockmux_proto::{encode, Limits, SearchService, Table};
@@ -76,11 +75,8 @@ fn round_trips(stream: &mut TcpStream, request: &[u8], response: &mut [u8], roun
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
+    let stream = sockmux_test_support::connect(addr);
     stream.set_nodelay(true).expect("nodelay");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
     stream
 }
 

@@ -6,29 +6,14 @@ use std::time::{Duration, Instant};
 use sockmux_engine::{
     AppService, AppSession, Connection, EchoService, Phase, Plain, Service, Session, Stats, Timers,
 };
-use sockmux_proto::{encode, Decoder, Limits, SearchService, Table};
+use sockmux_proto::{encode, Limits, SearchService, Table};
+use sockmux_test_support::app::{decode_responses, result};
 
 const IDLE: Duration = Duration::from_secs(30);
 
 fn app_conn(max_output: usize, now: Instant) -> Connection<AppSession> {
     let service = AppService::new(SearchService::new(Table::builtin()), Limits::default());
     Connection::new(service.session(), Plain, max_output, now)
-}
-
-/// Decodes every whole message in `bytes` into (keep-alive, content).
-fn responses(bytes: &[u8]) -> Vec<(bool, String)> {
-    let mut decoder = Decoder::new(Limits::default());
-    let mut at = 0;
-    let mut out = Vec::new();
-    while let Some(frame) = decoder.decode(&bytes[at..]).expect("valid response") {
-        at += frame.len;
-        out.push((
-            frame.header.keep_alive,
-            String::from_utf8_lossy(frame.content).into_owned(),
-        ));
-    }
-    assert_eq!(at, bytes.len(), "no partial response");
-    out
 }
 
 /// Takes everything pending, as a socket that accepts it all would.
@@ -58,14 +43,14 @@ fn answers_pipelined_keep_alive_requests_in_order() {
     for chunk in wire.chunks(7) {
         conn.handle_input(chunk, now, &mut stats);
     }
-    let got = responses(&drain(&mut conn, now, &mut stats));
+    let got = decode_responses(&drain(&mut conn, now, &mut stats));
     assert_eq!(got.len(), 100);
     for (i, (keep_alive, content)) in got.iter().enumerate() {
         assert!(keep_alive);
         let key = keys[i % keys.len()];
         let expected = match Table::builtin().get(key) {
-            Some(answer) => format!("{{\"result\": \"{answer}\"}}"),
-            None => format!("{{\"result\": \"No match for \\\"{key}\\\".\"}}"),
+            Some(answer) => result(answer),
+            None => result(&format!("No match for \"{key}\".")),
         };
         assert_eq!(content, &expected, "response {i}");
     }
@@ -82,7 +67,7 @@ fn closes_after_one_response_without_keep_alive() {
     encode::search_request("ring", false, &mut wire).expect("encode");
     encode::search_request("morpheus", false, &mut wire).expect("encode");
     conn.handle_input(&wire, now, &mut stats);
-    let got = responses(&drain(&mut conn, now, &mut stats));
+    let got = decode_responses(&drain(&mut conn, now, &mut stats));
     assert_eq!(got.len(), 1, "only the first request is answered");
     assert!(!got[0].0);
     assert!(
@@ -108,13 +93,12 @@ fn stalled_half_message_gets_an_error_after_the_idle_timeout() {
     assert!(conn.poll_transmit().is_empty());
 
     assert!(conn.handle_timeout(start + IDLE, &Timers::new(IDLE), &mut stats));
-    let got = responses(&drain(&mut conn, start + IDLE, &mut stats));
+    let got = decode_responses(&drain(&mut conn, start + IDLE, &mut stats));
     assert_eq!(
         got,
         vec![(
             false,
-            "{\"result\": \"Error: no complete message within the idle timeout of 30 s.\"}"
-                .to_string()
+            result("Error: no complete message within the idle timeout of 30 s.")
         )]
     );
     assert_eq!(stats.errors, 1);
@@ -180,7 +164,7 @@ fn stops_reading_while_output_is_full_and_resumes_when_it_drains() {
         "the session stopped producing at the cap, held {first}"
     );
 
-    let got = responses(&drain(&mut conn, now, &mut stats));
+    let got = decode_responses(&drain(&mut conn, now, &mut stats));
     assert_eq!(
         got.len(),
         50,
@@ -212,12 +196,12 @@ fn bad_request_gets_an_error_response_and_the_connection_closes() {
     let mut stats = Stats::default();
     let mut conn = app_conn(1 << 20, now);
     conn.handle_input(b"\x00\x02{}", now, &mut stats);
-    let got = responses(&drain(&mut conn, now, &mut stats));
+    let got = decode_responses(&drain(&mut conn, now, &mut stats));
     assert_eq!(
         got,
         vec![(
             false,
-            "{\"result\": \"Error: missing required header \\\"byteorder\\\".\"}".to_string()
+            result("Error: missing required header \"byteorder\".")
         )]
     );
     assert!(conn.poll_shutdown(now, true));

@@ -7,20 +7,20 @@
 //! repository root to regenerate them). The last test re-runs that script,
 //! when the reference programs and python3 are present, and checks the
 //! committed fixtures still match a fresh capture, and another compares the
-//! JSON writer with Python's `json.dumps` itself.
+//! JSON writer with Python's `json.dumps` itself. Whether those two skip or
+//! fail when the programs are missing is `sockmux_test_support::Seed`'s
+//! decision (`SOCKMUX_REQUIRE_SEED=1` fails).
 //!
 //! The fixtures were captured on a little-endian machine, so their headers
 //! say `"byteorder": "little"`; these tests assume the same.
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sockmux_proto::{encode, json, ByteOrder, Decoder, Limits, Request, SearchService, Table};
+use sockmux_test_support::{python3, run_bounded_with_input, Seed};
 
 /// What a fixture message must decode to.
 struct Message {
@@ -337,86 +337,10 @@ fn fixture_names(dir: &Path) -> BTreeSet<String> {
 /// of its own steps at 10 s, so this is only a backstop.
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Whether `python3` can be run at all.
-fn have_python() -> bool {
-    Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Runs `python3 ARGS` with `input` on its standard input, waiting at most
-/// `timeout`; panics, after stopping it, if it takes longer.
-fn run_python(args: &[&std::ffi::OsStr], input: &[u8], timeout: Duration) -> Output {
-    let mut child = Command::new("python3")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start python3");
-    // Feed and drain the pipes on threads so a chatty child never blocks.
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_vec();
-    let feeder = thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let out_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let err_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for python3") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            // TERM first, so the capture script stops the server it started.
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            thread::sleep(Duration::from_secs(2));
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("python3 {args:?} did not finish within {timeout:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let _ = feeder.join();
-    Output {
-        status,
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
-    }
-}
-
 #[test]
 fn committed_fixtures_match_a_fresh_capture_from_the_reference_programs() {
+    let Some(seed) = Seed::find() else { return };
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let seed = manifest.join("../../../shared/seed/python");
-    if !seed.join("app-server.py").is_file() {
-        eprintln!(
-            "SKIPPED fresh golden capture: reference programs not found at {}",
-            seed.display()
-        );
-        return;
-    }
-    if !have_python() {
-        eprintln!("SKIPPED fresh golden capture: python3 is not available");
-        return;
-    }
 
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("golden-capture-{}", std::process::id()));
@@ -424,14 +348,14 @@ fn committed_fixtures_match_a_fresh_capture_from_the_reference_programs() {
     fs::create_dir_all(&out).expect("create temp dir");
 
     let script = manifest.join("../../scripts/capture-golden.py");
-    let output = run_python(
-        &[
-            script.as_os_str(),
-            "--seed".as_ref(),
-            seed.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ],
+    let output = run_bounded_with_input(
+        seed.python()
+            .command()
+            .arg(script)
+            .arg("--seed")
+            .arg(seed.dir())
+            .arg("--out")
+            .arg(&out),
         b"",
         CAPTURE_TIMEOUT,
     );
@@ -467,10 +391,7 @@ json.dumps(''.join(map(chr, cps)), ensure_ascii=False).encode('utf-8') + b'\\n')
 
 #[test]
 fn json_writer_matches_python_json_dumps() {
-    if !have_python() {
-        eprintln!("SKIPPED json.dumps comparison: python3 is not available");
-        return;
-    }
+    let Some(python) = python3() else { return };
     // Every ASCII character alone, then the characters near the escaping
     // rules' edges and some mixtures.
     let mut strings: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
@@ -491,8 +412,8 @@ fn json_writer_matches_python_json_dumps() {
         .map(|s| s.chars().map(u32::from).collect())
         .collect();
     let input = serde_json::to_vec(&code_points).expect("serialises");
-    let output = run_python(
-        &["-c".as_ref(), PY_DUMPS.as_ref()],
+    let output = run_bounded_with_input(
+        python.command().args(["-c", PY_DUMPS]),
         &input,
         Duration::from_secs(30),
     );

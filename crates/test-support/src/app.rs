@@ -1,5 +1,7 @@
-//! Helpers for talking the app protocol in tests: encode a request, read
-//! and decode responses, the catalogue of malformed inputs.
+//! The app protocol from a test's side: requests and expected answers as
+//! bytes, reading and decoding a server's responses, and the catalogue of
+//! malformed inputs of PROTOCOL.md section 3. The wire format itself is
+//! `sockmux-proto`'s; nothing here re-implements it.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -7,12 +9,39 @@ use std::time::Instant;
 
 use sockmux_proto::{encode, Decoder, Limits};
 
-use super::{Server, WAIT};
+use crate::{Server, WAIT};
 
 /// A decoded response: keep-alive flag and content.
 pub type Response = (bool, Vec<u8>);
 
-/// Reads responses until `count` have arrived or the server closes.
+/// Decodes every whole response in `buf[*at..]` into `got`, moving `at`
+/// past them.
+fn decode_into(decoder: &mut Decoder, buf: &[u8], at: &mut usize, got: &mut Vec<Response>) {
+    while let Some(frame) = decoder
+        .decode(&buf[*at..])
+        .expect("server sends valid messages")
+    {
+        *at += frame.len;
+        got.push((frame.header.keep_alive, frame.content.to_vec()));
+    }
+}
+
+/// Every response in `bytes`, which must hold whole responses only.
+pub fn decode_responses(bytes: &[u8]) -> Vec<Response> {
+    let mut got = Vec::new();
+    let mut at = 0;
+    decode_into(
+        &mut Decoder::new(Limits::default()),
+        bytes,
+        &mut at,
+        &mut got,
+    );
+    assert_eq!(at, bytes.len(), "no partial response");
+    got
+}
+
+/// Reads responses until `count` have arrived or the server closes; the
+/// responses, and whether it closed.
 pub fn read_responses(stream: &mut TcpStream, count: usize) -> (Vec<Response>, bool) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
@@ -20,13 +49,7 @@ pub fn read_responses(stream: &mut TcpStream, count: usize) -> (Vec<Response>, b
     let mut decoder = Decoder::new(Limits::default());
     let mut at = 0;
     loop {
-        while let Some(frame) = decoder
-            .decode(&buf[at..])
-            .expect("server sends valid messages")
-        {
-            at += frame.len;
-            got.push((frame.header.keep_alive, frame.content.to_vec()));
-        }
+        decode_into(&mut decoder, &buf, &mut at, &mut got);
         if got.len() >= count {
             return (got, false);
         }
@@ -56,12 +79,14 @@ pub fn closes(stream: &mut TcpStream) -> bool {
     false
 }
 
+/// A search request for `value`, as the reference client sends it.
 pub fn search(value: &str, keep_alive: bool) -> Vec<u8> {
     let mut wire = Vec::new();
     encode::search_request(value, keep_alive, &mut wire).expect("encode");
     wire
 }
 
+/// The content of a search answer (or an error) reading `text`.
 pub fn result(text: &str) -> Vec<u8> {
     let mut out = Vec::from(&b"{\"result\": \""[..]);
     sockmux_proto::json::write_escaped(&mut out, text);
@@ -78,6 +103,7 @@ pub fn ask(server: &Server, wire: &[u8]) -> Vec<u8> {
     got.into_iter().next().map(|(_, c)| c).unwrap_or_default()
 }
 
+/// Panics unless `server` still answers a search correctly.
 pub fn assert_still_answers(server: &Server) {
     assert_eq!(
         ask(server, &search("morpheus", false)),
@@ -85,15 +111,21 @@ pub fn assert_still_answers(server: &Server) {
     );
 }
 
-/// Each malformed input of PROTOCOL.md section 3, as raw bytes, and the
-/// error text the response must carry.
+/// A 2-byte length, `header` and `content`, with no other checks: the
+/// bytes a broken peer could send.
+pub fn frame(header: &str, content: &[u8]) -> Vec<u8> {
+    let mut wire = u16::try_from(header.len())
+        .expect("header fits the 2-byte length")
+        .to_be_bytes()
+        .to_vec();
+    wire.extend_from_slice(header.as_bytes());
+    wire.extend_from_slice(content);
+    wire
+}
+
+/// Each malformed input of PROTOCOL.md section 3: a name, the raw bytes,
+/// and the error text the response must carry.
 pub fn bad_inputs() -> Vec<(&'static str, Vec<u8>, &'static str)> {
-    fn framed(header: &str, content: &[u8]) -> Vec<u8> {
-        let mut wire = (header.len() as u16).to_be_bytes().to_vec();
-        wire.extend_from_slice(header.as_bytes());
-        wire.extend_from_slice(content);
-        wire
-    }
     fn json_header(len: &str) -> String {
         format!("{{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-encoding\": \"utf-8\", \"content-length\": {len}}}")
     }
@@ -102,39 +134,39 @@ pub fn bad_inputs() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     vec![
         ("empty header", vec![0, 0], "Error: the JSON header is empty."),
         ("header not utf-8", not_utf8, "Error: the JSON header is not valid UTF-8."),
-        ("header not json", framed("{nope", b""), "Error: the JSON header is not valid JSON"),
-        ("header not object", framed("[1, 2]", b""), "Error: the JSON header is not a JSON object."),
-        ("empty object", framed("{}", b""), "Error: missing required header \\\"byteorder\\\"."),
+        ("header not json", frame("{nope", b""), "Error: the JSON header is not valid JSON"),
+        ("header not object", frame("[1, 2]", b""), "Error: the JSON header is not a JSON object."),
+        ("empty object", frame("{}", b""), "Error: missing required header \\\"byteorder\\\"."),
         (
             "missing key",
-            framed("{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-length\": 2}", b"{}"),
+            frame("{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-length\": 2}", b"{}"),
             "Error: missing required header \\\"content-encoding\\\".",
         ),
         (
             "wrong type",
-            framed("{\"byteorder\": \"little\", \"content-type\": 7, \"content-encoding\": \"utf-8\", \"content-length\": 2}", b"{}"),
+            frame("{\"byteorder\": \"little\", \"content-type\": 7, \"content-encoding\": \"utf-8\", \"content-length\": 2}", b"{}"),
             "Error: header \\\"content-type\\\" must be a string.",
         ),
-        ("negative length", framed(&json_header("-1"), b""), "Error: header \\\"content-length\\\" is negative."),
-        ("fractional length", framed(&json_header("2.5"), b""), "Error: header \\\"content-length\\\" is not an integer."),
+        ("negative length", frame(&json_header("-1"), b""), "Error: header \\\"content-length\\\" is negative."),
+        ("fractional length", frame(&json_header("2.5"), b""), "Error: header \\\"content-length\\\" is not an integer."),
         (
             "length above limit",
-            framed(&json_header("4294967296"), b""),
+            frame(&json_header("4294967296"), b""),
             "Error: content-length 4294967296 is above the limit of 16777216 bytes.",
         ),
-        ("zero length", framed(&json_header("0"), b""), "Error: the request has no content."),
-        ("content not utf-8", framed(&json_header("3"), b"{\xfe}"), "Error: the content is not valid UTF-8."),
-        ("content not json", framed(&json_header("5"), b"{nope"), "Error: the content is not valid JSON"),
-        ("content not object", framed(&json_header("2"), b"[]"), "Error: the content is not a JSON object."),
-        ("no action", framed(&json_header("2"), b"{}"), "Error: the request has no \\\"action\\\"."),
+        ("zero length", frame(&json_header("0"), b""), "Error: the request has no content."),
+        ("content not utf-8", frame(&json_header("3"), b"{\xfe}"), "Error: the content is not valid UTF-8."),
+        ("content not json", frame(&json_header("5"), b"{nope"), "Error: the content is not valid JSON"),
+        ("content not object", frame(&json_header("2"), b"[]"), "Error: the content is not a JSON object."),
+        ("no action", frame(&json_header("2"), b"{}"), "Error: the request has no \\\"action\\\"."),
         (
             "value not string",
-            framed(&json_header("32"), b"{\"action\": \"search\", \"value\": 5}"),
+            frame(&json_header("32"), b"{\"action\": \"search\", \"value\": 5}"),
             "Error: \\\"value\\\" must be a string.",
         ),
         (
             "unsupported encoding",
-            framed("{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-encoding\": \"utf-16\", \"content-length\": 2}", b"{}"),
+            frame("{\"byteorder\": \"little\", \"content-type\": \"text/json\", \"content-encoding\": \"utf-16\", \"content-length\": 2}", b"{}"),
             "Error: unsupported content-encoding \\\"utf-16\\\".",
         ),
     ]

@@ -1,31 +1,89 @@
-//! Test helpers shared by the integration tests: run the real `sockmux`
-//! binary, read the port from its first line, kill it on drop; find the
-//! reference Python programs.
-#![allow(dead_code)] // Each test binary uses its own subset.
+//! Child processes under test: the `sockmux` binary run as a server (its
+//! port read from the first line it prints, killed on drop) or as a command
+//! run to completion, every wait bounded. What a test expects of their
+//! output is the test's business.
 
-pub mod app;
-pub mod doubles;
-pub mod python;
-
-use std::io::{BufRead, BufReader, Read};
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Upper bound on any single wait in these tests.
-pub const WAIT: Duration = Duration::from_secs(20);
+use crate::WAIT;
 
-/// Path of the binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sockmux")
+/// The `sockmux` binary under test.
+///
+/// Cargo tells only the binary's own package where it is built, so a test
+/// in `crates/cli` makes one with
+/// `Sockmux::new(env!("CARGO_BIN_EXE_sockmux"))`.
+#[derive(Debug, Clone, Copy)]
+pub struct Sockmux {
+    bin: &'static str,
+}
+
+impl Sockmux {
+    /// The binary at `bin`.
+    pub const fn new(bin: &'static str) -> Self {
+        Self { bin }
+    }
+
+    /// Path of the binary.
+    pub fn bin(&self) -> &'static str {
+        self.bin
+    }
+
+    /// A command running the binary, to add arguments to.
+    pub fn command(&self) -> Command {
+        Command::new(self.bin)
+    }
+
+    /// Runs `sockmux ARGS…` to completion within [`WAIT`]: status, stdout
+    /// and stderr.
+    pub fn run<I, S>(&self, args: I) -> (ExitStatus, String, String)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        run_bounded(self.command().args(args), WAIT)
+    }
+
+    /// Starts `sockmux ARGS… 127.0.0.1 0`: `args` is the subcommand and its
+    /// flags, the host and port are added.
+    pub fn start(&self, args: &[&str]) -> Server {
+        self.start_raw(&with_loopback(args))
+    }
+
+    /// Starts `sockmux ARGS…` exactly as given.
+    pub fn start_raw(&self, args: &[&str]) -> Server {
+        Server::start_with(self.command().args(args))
+    }
+
+    /// Starts `sockmux ARGS… 127.0.0.1 0` with its open-file limit set to
+    /// `limit` (through the shell's `ulimit -n`).
+    pub fn start_with_fd_limit(&self, limit: u64, args: &[&str]) -> Server {
+        Server::start_with(
+            Command::new("sh")
+                .args(["-c", r#"ulimit -n "$0" && exec "$@""#])
+                .arg(limit.to_string())
+                .arg(self.bin)
+                .args(with_loopback(args)),
+        )
+    }
+}
+
+fn with_loopback<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut full = args.to_vec();
+    full.extend(["127.0.0.1", "0"]);
+    full
 }
 
 /// A running `sockmux` server process, killed on drop.
+#[derive(Debug)]
 pub struct Server {
     child: Option<Child>,
+    /// The address it printed it listens on.
     pub addr: SocketAddr,
     stderr: Option<mpsc::Receiver<String>>,
     /// Log lines received so far.
@@ -33,27 +91,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `sockmux ARGS… 127.0.0.1 0` and waits for `listening on`.
-    /// `args` is the subcommand and its flags (host and port are added).
-    pub fn start(args: &[&str]) -> Server {
-        let mut full: Vec<&str> = args.to_vec();
-        full.extend(["127.0.0.1", "0"]);
-        Self::start_raw(&full)
-    }
-
-    /// Starts `sockmux ARGS…` exactly as given.
-    pub fn start_raw(args: &[&str]) -> Server {
-        Self::start_with(Command::new(bin()).args(args))
-    }
-
     /// Starts a prepared command whose first stdout line is
-    /// `listening on ADDR`.
+    /// `listening on ADDR`, and waits (bounded) for that line.
     pub fn start_with(cmd: &mut Command) -> Server {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn sockmux");
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
         let rx = first_line(child.stdout.take().expect("stdout"));
         let stderr = child.stderr.take().map(collect_lines);
         let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
@@ -73,10 +118,12 @@ impl Server {
         }
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
+    /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
@@ -89,11 +136,7 @@ impl Server {
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let child = self.child.as_mut().expect("running");
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
+        assert!(signal(child, "TERM"), "kill -TERM {}", child.id());
         let status = wait_timeout(child, WAIT).expect("server exits after SIGTERM");
         self.child = None;
         status
@@ -144,12 +187,9 @@ impl Server {
             .expect("VmRSS")
     }
 
-    /// Connects with timeouts set.
+    /// Connects to it, every wait bounded (see [`crate::connect`]).
     pub fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect_timeout(&self.addr, WAIT).expect("connect");
-        stream.set_read_timeout(Some(WAIT)).expect("timeout");
-        stream.set_write_timeout(Some(WAIT)).expect("timeout");
-        stream
+        crate::connect(self.addr)
     }
 }
 
@@ -164,7 +204,7 @@ impl Drop for Server {
 
 /// The first line a child prints, delivered on a channel; the rest of its
 /// output is drained, so a chatty child never blocks on a full pipe.
-pub fn first_line(stdout: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+pub(crate) fn first_line(stdout: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
@@ -188,6 +228,15 @@ fn collect_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
     rx
 }
 
+/// Sends `SIG` to `child`; whether `kill` succeeded.
+fn signal(child: &Child, sig: &str) -> bool {
+    Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Waits for `child` to exit, at most `limit`.
 pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let start = Instant::now();
@@ -200,53 +249,54 @@ pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     None
 }
 
-/// Runs a command to completion within `limit`, returning status, stdout
-/// and stderr; kills it and panics when it overruns.
+/// Runs a command to completion within `limit`: status, stdout and stderr
+/// (lossy UTF-8). Its standard input is empty.
 pub fn run_bounded(cmd: &mut Command, limit: Duration) -> (ExitStatus, String, String) {
+    let output = run_bounded_with_input(cmd, b"", limit);
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Runs a command with `input` on its standard input, to completion within
+/// `limit`. When it overruns, it gets SIGTERM (so it can stop what it
+/// started), then SIGKILL two seconds later, and the caller panics.
+pub fn run_bounded_with_input(cmd: &mut Command, input: &[u8], limit: Duration) -> Output {
     let mut child = cmd
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    // Feed and drain the pipes on threads so a chatty child never blocks.
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let feeder = thread::spawn(move || {
+        let _ = stdin.write_all(&input);
     });
-    let err_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
+    let out_reader = drain(child.stdout.take().expect("stdout"));
+    let err_reader = drain(child.stderr.take().expect("stderr"));
     let Some(status) = wait_timeout(&mut child, limit) else {
-        let _ = child.kill();
-        let _ = child.wait();
+        if !signal(&child, "TERM") || wait_timeout(&mut child, Duration::from_secs(2)).is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         panic!("{cmd:?} did not finish within {limit:?}");
     };
-    let stdout = out_reader.join().expect("stdout reader");
-    let stderr = err_reader.join().expect("stderr reader");
-    (status, stdout, stderr)
+    let _ = feeder.join();
+    Output {
+        status,
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    }
 }
 
-/// The reference Python programs, when this checkout sits beside them.
-/// Prints why and returns `None` when they are absent, so callers skip.
-pub fn seed_python() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/python");
-    let python_ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if dir.join("app-server.py").exists() && python_ok {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: reference programs not found at {} (or no python3); interop not checked",
-            dir.display()
-        );
-        None
-    }
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
+    })
 }

@@ -1,5 +1,6 @@
-//! Test doubles for the clients: small servers that record what a client
-//! sends, answer in a chosen (possibly broken) way, or corrupt an echo.
+//! Test doubles for the clients: small in-process servers that record what
+//! a client sends, answer in a chosen (possibly broken) way, or corrupt an
+//! echo. They are not the sockmux servers and share no code with them.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use sockmux_proto::{Decoder, Limits, Request, SearchService, Table};
 
-use super::WAIT;
+use crate::WAIT;
 
 /// What an app-protocol double does once a whole request has arrived.
 #[derive(Debug, Clone)]
@@ -26,44 +27,68 @@ pub enum Reply {
     Silent,
 }
 
+/// A listener on 127.0.0.1 and a free port whose accept loop runs on a
+/// thread until this is dropped.
+#[derive(Debug)]
+struct AcceptLoop {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl AcceptLoop {
+    fn start(mut on_accept: impl FnMut(TcpStream) + Send + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => on_accept(stream),
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Self { addr, stop }
+    }
+}
+
+impl Drop for AcceptLoop {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 /// An app-protocol server that records each request's bytes.
+#[derive(Debug)]
 pub struct Recorder {
+    /// Where it listens.
     pub addr: SocketAddr,
     requests: mpsc::Receiver<Vec<u8>>,
-    stop: Arc<AtomicBool>,
+    _accepting: AcceptLoop,
 }
 
 impl Recorder {
     /// Listens on 127.0.0.1, a free port, answering every connection's
     /// first request with `reply`.
     pub fn start(reply: Reply) -> Recorder {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("addr");
         let (tx, requests) = mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = Arc::clone(&stop);
-        thread::spawn(move || {
-            let mut held = Vec::new();
-            while !stopped.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        if let Some((request, stream)) = serve(stream, &reply) {
-                            held.push(stream);
-                            let _ = tx.send(request);
-                        }
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
+        let mut held = Vec::new();
+        let accepting = AcceptLoop::start(move |stream| {
+            if let Some((request, stream)) = serve(stream, &reply) {
+                held.push(stream);
+                let _ = tx.send(request);
             }
         });
         Recorder {
-            addr,
+            addr: accepting.addr,
             requests,
-            stop,
+            _accepting: accepting,
         }
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
@@ -73,12 +98,6 @@ impl Recorder {
         self.requests
             .recv_timeout(WAIT)
             .expect("a request was recorded")
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -126,39 +145,28 @@ fn serve(mut stream: TcpStream, reply: &Reply) -> Option<(Vec<u8>, Option<TcpStr
 
 /// An echo server that flips one bit in every `every`-th byte it echoes
 /// (counted per connection), and closes when the client does.
+#[derive(Debug)]
 pub struct CorruptingEcho {
+    /// Where it listens.
     pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    _accepting: AcceptLoop,
 }
 
 impl CorruptingEcho {
+    /// Listens on 127.0.0.1, a free port.
     pub fn start(every: u64) -> CorruptingEcho {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = Arc::clone(&stop);
-        thread::spawn(move || {
-            while !stopped.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        thread::spawn(move || corrupt_echo(stream, every));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let accepting = AcceptLoop::start(move |stream| {
+            thread::spawn(move || corrupt_echo(stream, every));
         });
-        CorruptingEcho { addr, stop }
+        CorruptingEcho {
+            addr: accepting.addr,
+            _accepting: accepting,
+        }
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
-    }
-}
-
-impl Drop for CorruptingEcho {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
