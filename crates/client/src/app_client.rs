@@ -13,13 +13,17 @@
 //! request. A reused connection that turns out to be closed already (the
 //! server's idle timeout won the race) is replaced once, transparently.
 
+mod response;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use sockmux_proto::{encode, Decoder, Header, Limits, ProtoError};
+use sockmux_proto::{encode, Decoder, Limits, ProtoError};
 
 use crate::ClientError;
+use response::Head;
+pub use response::Response;
 
 /// What the user asked for: `ACTION VALUE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +32,8 @@ pub struct AppRequest {
     pub action: String,
     /// The search key, or the rest of the binary content.
     pub value: String,
-    /// Sent as a `text/json` `{"action": …, "value": …}` request; otherwise
-    /// as the UTF-8 bytes of `action + value`, binary.
+    /// Sent as a `text/json` `{"action": …, "value": …}` request whatever
+    /// the action; otherwise as the reference client sends it.
     pub json: bool,
 }
 
@@ -37,11 +41,10 @@ impl AppRequest {
     /// A request for `action value` as the reference client sends it:
     /// `search` as `text/json`, any other action binary.
     pub fn new(action: impl Into<String>, value: impl Into<String>) -> Self {
-        let action = action.into();
         Self {
-            json: action == "search",
-            action,
+            action: action.into(),
             value: value.into(),
+            json: false,
         }
     }
 
@@ -54,84 +57,14 @@ impl AppRequest {
         }
     }
 
-    /// Appends the bytes of this request.
+    /// Appends the bytes of this request: as the reference client sends
+    /// it (see [`encode::client_request`]), or as `text/json`.
     pub fn encode(&self, keep_alive: bool, out: &mut Vec<u8>) -> Result<(), ProtoError> {
         if self.json {
             encode::json_request(&self.action, &self.value, keep_alive, out)
         } else {
-            encode::binary_request(&self.action, &self.value, keep_alive, out)
+            encode::client_request(&self.action, &self.value, keep_alive, out)
         }
-    }
-}
-
-/// One response, with the bytes it came in.
-#[derive(Debug, Clone)]
-pub struct Response {
-    raw: Vec<u8>,
-    header: Header,
-    content_start: usize,
-    json: Option<serde_json::Value>,
-}
-
-impl Response {
-    /// Checks a decoded message and keeps it. `text/json` content must be
-    /// a JSON object in UTF-8.
-    fn new(raw: Vec<u8>, header: Header, content_start: usize) -> Result<Self, ProtoError> {
-        let json = if header.is_json() {
-            let text = std::str::from_utf8(&raw[content_start..])
-                .map_err(|_| ProtoError::ContentNotUtf8)?;
-            let value: serde_json::Value =
-                serde_json::from_str(text).map_err(|e| ProtoError::ContentNotJson {
-                    detail: e.to_string(),
-                })?;
-            if !value.is_object() {
-                return Err(ProtoError::ContentNotObject);
-            }
-            Some(value)
-        } else {
-            None
-        };
-        Ok(Self {
-            raw,
-            header,
-            content_start,
-            json,
-        })
-    }
-
-    /// The validated JSON header.
-    pub fn header(&self) -> &Header {
-        &self.header
-    }
-
-    /// The whole message as it arrived: protoheader, JSON header, content.
-    pub fn raw(&self) -> &[u8] {
-        &self.raw
-    }
-
-    /// The JSON header's bytes as they arrived.
-    pub fn header_json(&self) -> &[u8] {
-        &self.raw[2..self.content_start]
-    }
-
-    /// The content's bytes.
-    pub fn content(&self) -> &[u8] {
-        &self.raw[self.content_start..]
-    }
-
-    /// The content parsed, for `text/json` responses.
-    pub fn json(&self) -> Option<&serde_json::Value> {
-        self.json.as_ref()
-    }
-
-    /// The `result` string of a `text/json` response, when it has one.
-    pub fn result(&self) -> Option<&str> {
-        self.json.as_ref()?.get("result")?.as_str()
-    }
-
-    /// Whether the server answered with an error (`{"result": "Error: …"}`).
-    pub fn is_error(&self) -> bool {
-        self.result().is_some_and(|r| r.starts_with("Error: "))
     }
 }
 
@@ -264,26 +197,21 @@ impl AppClient {
         let mut decoder = Decoder::new(self.config.limits);
         let mut buf = Vec::new();
         loop {
-            let decoded = decoder
+            let head = decoder
                 .decode(&buf)
                 .map_err(|source| ClientError::Malformed { addr, source })?
-                .map(|frame| {
-                    (
-                        frame.header.clone(),
-                        frame.len,
-                        frame.len - frame.content.len(),
-                    )
-                });
-            if let Some((header, len, content_start)) = decoded {
-                if buf.len() > len {
+                .map(|frame| Head::new(&frame));
+            if let Some(head) = head {
+                if buf.len() > head.len {
                     return Err(ClientError::Unsolicited {
                         addr,
-                        extra: buf.len() - len,
+                        extra: buf.len() - head.len,
                     });
                 }
                 on_event(Event::Received(addr, &buf));
-                return Response::new(buf, header, content_start)
-                    .map_err(|source| ClientError::Malformed { addr, source });
+                return head
+                    .into_response(buf)
+                    .map_err(|source| ClientError::BadReply { addr, source });
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -370,20 +298,5 @@ mod tests {
         assert_eq!(&out[..2], &(header.len() as u16).to_be_bytes());
         assert!(cfg!(target_endian = "big") || out[2..].starts_with(header));
         assert!(out.ends_with(b"echohi"));
-    }
-
-    #[test]
-    fn error_results_are_recognised() {
-        let mut raw = Vec::new();
-        sockmux_proto::error_response(&ProtoError::EmptyContent, &mut raw).expect("encodes");
-        let mut decoder = Decoder::new(Limits::default());
-        let frame = decoder.decode(&raw).expect("valid").expect("whole");
-        let (header, start) = (frame.header.clone(), frame.len - frame.content.len());
-        let response = Response::new(raw, header, start).expect("valid");
-        assert_eq!(
-            response.result(),
-            Some("Error: the request has no content.")
-        );
-        assert!(response.is_error());
     }
 }

@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sockmux_proto::ProtoError;
+use sockmux_proto::{ProtoError, ReplyError};
 use thiserror::Error;
 
 /// One cause of a failed exchange with a server.
@@ -63,6 +63,16 @@ pub enum ClientError {
         /// What is wrong with it.
         #[source]
         source: ProtoError,
+    },
+    /// The response is a valid message whose content holds no result a
+    /// client can read.
+    #[error("malformed response from {addr}: {source}")]
+    BadReply {
+        /// The server.
+        addr: SocketAddr,
+        /// What is wrong with it.
+        #[source]
+        source: ReplyError,
     },
     /// The server sent bytes nobody asked for.
     #[error("{addr} sent {extra} bytes after its response, which belong to no request")]

@@ -17,6 +17,10 @@
 //! - `respond`: the server's side, `SearchService::respond` into a reused
 //!   buffer (the four request kinds only: a large binary request gets the
 //!   same 10-byte answer as a small one).
+//! - `reply`: the client's side, [`Reply::parse`] of the decoded response
+//!   to each of the four request kinds (the decoding itself is in
+//!   `decode_*`), plus the miss answered in the single-quote style and a
+//!   result in JSON spaced unlike Python's (the general path).
 //!
 //! One iteration is one message, so the time criterion prints is ns per
 //! message; throughput is in wire bytes of the message (of the response for
@@ -29,7 +33,9 @@ use std::ops::ControlFlow;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sockmux_proto::encode::{self, BINARY_ENCODING, CLIENT_BINARY_TYPE};
-use sockmux_proto::{Decoder, Header, Limits, Request, SearchService, StreamDecoder, Table};
+use sockmux_proto::{
+    Decoder, Header, Limits, QuoteStyle, Reply, Request, SearchService, StreamDecoder, Table,
+};
 
 /// One TCP segment's payload on a 1500-byte MTU link.
 const SPLIT_CHUNK: usize = 1460;
@@ -207,6 +213,43 @@ fn bench_respond(c: &mut Criterion, cases: &[Case]) {
     group.finish();
 }
 
+fn bench_reply(c: &mut Criterion, cases: &[Case]) {
+    let double = SearchService::new(Table::builtin());
+    let single = double.clone().with_quote_style(QuoteStyle::Single);
+    let mut responses: Vec<(String, Vec<u8>)> = Vec::new();
+    for case in cases.iter().filter(|case| case.respond) {
+        let mut decoder = Decoder::new(Limits::default());
+        let frame = decoder.decode(&case.wire).expect("decodes").expect("whole");
+        let request = Request::parse(&frame).expect("a valid request");
+        let mut out = Vec::new();
+        double.respond(&request, false, &mut out).expect("responds");
+        responses.push((case.name.to_owned(), out));
+        if case.name == "search_miss" {
+            let mut out = Vec::new();
+            single.respond(&request, false, &mut out).expect("responds");
+            responses.push(("search_miss_single".to_owned(), out));
+        }
+    }
+    let mut spaced = Vec::new();
+    let content: &[u8] = b"{ \"result\" : \"Follow the white rabbit.\" }";
+    encode::message(&mut spaced, "text/json", "utf-8", &[content], false).expect("encodes");
+    responses.push(("json_spaced".to_owned(), spaced));
+
+    let mut group = c.benchmark_group("reply");
+    for (name, wire) in &responses {
+        let mut decoder = Decoder::new(Limits::default());
+        let frame = decoder.decode(wire).expect("decodes").expect("whole");
+        group.throughput(Throughput::Bytes(frame.content.len() as u64));
+        group.bench_function(name.as_str(), |b| {
+            b.iter(|| {
+                let reply = Reply::parse(black_box(&frame)).expect("a valid reply");
+                black_box(&reply);
+            })
+        });
+    }
+    group.finish();
+}
+
 fn codec(c: &mut Criterion) {
     let cases = cases();
     // Each case decodes to exactly one message, whole or split.
@@ -227,6 +270,7 @@ fn codec(c: &mut Criterion) {
     bench_header(c, &cases);
     bench_encode(c, &cases);
     bench_respond(c, &cases);
+    bench_reply(c, &cases);
 }
 
 criterion_group!(benches, codec);

@@ -28,6 +28,8 @@ const PROTOHEADER_LEN: usize = 2;
 pub struct Frame<'a> {
     /// The validated JSON header.
     pub header: &'a Header,
+    /// The JSON header's bytes as they arrived (the protoheader excluded).
+    pub header_json: &'a [u8],
     /// Exactly `header.content_length` bytes of content.
     pub content: &'a [u8],
     /// Bytes the whole message took on the wire, protoheader included.
@@ -101,12 +103,15 @@ impl Decoder {
                     };
                 }
                 State::Content { start, end } => {
-                    let Some(content) = src.get(start..end) else {
+                    let (Some(header_json), Some(content)) =
+                        (src.get(PROTOHEADER_LEN..start), src.get(start..end))
+                    else {
                         return Ok(None);
                     };
                     self.state = State::Start;
                     return Ok(Some(Frame {
                         header: &self.header,
+                        header_json,
                         content,
                         len: end,
                     }));

@@ -1,10 +1,25 @@
 //! Writing messages, byte-identical to what the reference programs send.
 //!
 //! Owns the protoheader, the JSON header's key order and separators, and the
-//! two request shapes the reference client sends. Everything is appended to
-//! a caller-owned `Vec<u8>`, so a caller that reuses its buffer encodes
-//! without allocating. It does not own what a response says (see
-//! [`crate::service`]).
+//! request shapes a client sends. Everything is appended to a caller-owned
+//! `Vec<u8>`, so a caller that reuses its buffer encodes without
+//! allocating. It does not own what a response says (see
+//! [`crate::service`]) nor how one is read (see [`crate::reply`]).
+//!
+//! Clients build every request here and never assemble a header:
+//!
+//! | builder | content-type / encoding | content |
+//! |---|---|---|
+//! | [`client_request`] | either of the next two | what the reference client sends for `ACTION VALUE` |
+//! | [`search_request`] | `text/json` / `utf-8` | `{"action": "search", "value": V}` |
+//! | [`json_request`] | `text/json` / `utf-8` | `{"action": A, "value": V}` |
+//! | [`binary_request`] | `binary/custom-client-binary-type` / `binary` | the bytes of `A + V` |
+//! | [`message`] | any | given parts, back to back |
+//! | [`json_message`] | `text/json` / `utf-8` | written by a closure |
+//!
+//! Every builder takes `keep_alive`: `true` adds `"keep-alive": true` to the
+//! header (PROTOCOL.md, section 4); `false` writes exactly the reference
+//! bytes.
 
 use crate::header::{ByteOrder, CONTENT_TYPE_JSON};
 use crate::json;
@@ -16,6 +31,10 @@ pub const CLIENT_BINARY_TYPE: &str = "binary/custom-client-binary-type";
 pub const BINARY_ENCODING: &str = "binary";
 /// Content encoding of every JSON content sockmux writes.
 pub const JSON_ENCODING: &str = "utf-8";
+
+/// The one action the reference client sends as JSON (and the server
+/// looks up).
+pub const SEARCH_ACTION: &str = "search";
 
 /// The largest JSON header the 2-byte protoheader can announce.
 const MAX_HEADER: usize = u16::MAX as usize;
@@ -67,10 +86,39 @@ pub fn json_message(
     Ok(())
 }
 
+/// Appends the request the reference client sends for `ACTION VALUE`: a
+/// [`search_request`] for `search`, a [`binary_request`] for any other
+/// action.
+///
+/// ```
+/// use sockmux_proto::encode;
+///
+/// let mut wire = Vec::new();
+/// encode::client_request("search", "morpheus", false, &mut wire)?;
+/// assert!(wire.ends_with(br#"{"action": "search", "value": "morpheus"}"#));
+///
+/// wire.clear();
+/// encode::client_request("echo", "hi", false, &mut wire)?;
+/// assert!(wire.ends_with(br#""content-length": 6}echohi"#));
+/// # Ok::<(), sockmux_proto::ProtoError>(())
+/// ```
+pub fn client_request(
+    action: &str,
+    value: &str,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), ProtoError> {
+    if action == SEARCH_ACTION {
+        search_request(value, keep_alive, out)
+    } else {
+        binary_request(action, value, keep_alive, out)
+    }
+}
+
 /// Appends the request the reference client sends for `search VALUE`:
 /// `{"action": "search", "value": VALUE}` as `text/json`.
 pub fn search_request(value: &str, keep_alive: bool, out: &mut Vec<u8>) -> Result<(), ProtoError> {
-    json_request("search", value, keep_alive, out)
+    json_request(SEARCH_ACTION, value, keep_alive, out)
 }
 
 /// Appends `{"action": ACTION, "value": VALUE}` as `text/json`, the shape of

@@ -1,14 +1,16 @@
 //! Fast paths for the exact shapes the reference programs and sockmux emit.
 //!
-//! Nearly every header and request on the wire is byte-for-byte the shape
-//! Python's `json.dumps` writes: known keys in a known order, `", "` and
-//! `": "` separators, strings without escapes. These scanners recognise
+//! Nearly every header, request and response on the wire is byte-for-byte
+//! the shape Python's `json.dumps` writes: known keys in a known order,
+//! `", "` and `": "` separators, strings without escapes. These scanners recognise
 //! exactly that shape, and nothing else, in one pass with no allocation;
 //! anything else (other key orders, whitespace, escapes, unknown keys,
 //! duplicate keys, errors of any kind) returns `None` and goes through the
 //! general serde_json path. Because they accept only inputs whose meaning
 //! is unambiguous, both paths give the same result wherever the fast one
 //! answers (a property test checks this).
+
+use std::borrow::Cow;
 
 use crate::ByteOrder;
 
@@ -60,6 +62,21 @@ pub(crate) fn request(bytes: &[u8]) -> Option<(&str, &str)> {
     let rest = rest.strip_prefix(b", \"value\": \"")?;
     let (value, rest) = simple_string(rest)?;
     (rest == b"}").then_some((action, value))
+}
+
+/// Recognises `{"result": R}`, R any JSON string: nearly every response.
+/// R is borrowed when it is simple; a result with escapes (every
+/// `No match for \"V\".`) is unescaped by serde_json, which is still far
+/// cheaper than the general path's walk over an unknown object.
+pub(crate) fn result(bytes: &[u8]) -> Option<Cow<'_, str>> {
+    let quoted = bytes.strip_prefix(b"{\"result\": ")?.strip_suffix(b"}")?;
+    if let Some((result, b"")) = simple_string(quoted.strip_prefix(b"\"")?) {
+        return Some(Cow::Borrowed(result));
+    }
+    // Exactly one JSON string, or not this shape at all.
+    serde_json::from_slice::<String>(quoted)
+        .ok()
+        .map(Cow::Owned)
 }
 
 /// The body of a JSON string up to its closing quote, when it has no
@@ -129,5 +146,9 @@ mod tests {
         }
         assert_eq!(request(br#"{"action": "search", "value": 5}"#), None);
         assert_eq!(request(br#"{"value": "x", "action": "search"}"#), None);
+        assert_eq!(result(br#"{"result": "a"}"#), Some(Cow::Borrowed("a")));
+        assert_eq!(result(br#"{"result": "a\"b"}"#), Some("a\"b".into()));
+        assert_eq!(result(br#"{"result": "a", "x": "b"}"#), None);
+        assert_eq!(result(br#"{"result": 1}"#), None);
     }
 }

@@ -4,6 +4,8 @@
 //! Owns validation of one header's bytes into a [`Header`]. It does not own
 //! framing (see [`crate::decode`]) or emission (see [`crate::encode`]).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -228,19 +230,24 @@ fn required<'a>(
 
 /// Decodes a JSON string value into `dest`, reusing its capacity.
 fn string_into(raw: &RawValue, key: &'static str, dest: &mut String) -> Result<(), ProtoError> {
-    let wrong_type = ProtoError::HeaderKeyType {
+    let text = json_string(raw).ok_or(ProtoError::HeaderKeyType {
         key,
         expected: "a string",
-    };
-    match serde_json::from_str::<&str>(raw.get()) {
-        Ok(s) => set(dest, s),
-        // A string with escapes cannot be borrowed; decode it the slow way.
-        Err(_) => set(
-            dest,
-            &serde_json::from_str::<String>(raw.get()).map_err(|_| wrong_type)?,
-        ),
-    }
+    })?;
+    set(dest, &text);
     Ok(())
+}
+
+/// A JSON value's string, borrowed when it has no escapes; `None` when the
+/// value is not a string.
+pub(crate) fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    if let Ok(s) = serde_json::from_str::<&str>(raw.get()) {
+        return Some(Cow::Borrowed(s));
+    }
+    // A string with escapes cannot be borrowed from the input.
+    serde_json::from_str::<String>(raw.get())
+        .ok()
+        .map(Cow::Owned)
 }
 
 fn content_length_value(raw: &RawValue, limits: &Limits) -> Result<usize, ProtoError> {

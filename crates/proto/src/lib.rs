@@ -2,9 +2,11 @@
 //!
 //! This crate owns the bytes: how a message is framed on the wire, which JSON
 //! header keys are required, how a message is written so that it is
-//! byte-identical to what the reference Python programs send, and the pure
-//! search service. It does not own I/O: callers feed it bytes they read and
-//! send the bytes it writes into their buffers.
+//! byte-identical to what the reference Python programs send, the pure
+//! search service, and how a client reads a response ([`Reply`]). Both
+//! directions live here, so a client never re-derives the wire layout. It
+//! does not own I/O: callers feed it bytes they read and send the bytes it
+//! writes into their buffers.
 //!
 //! ```text
 //! +----------------+---------------------+-------------------------+
@@ -50,10 +52,14 @@ mod fast;
 pub mod header;
 pub mod json;
 mod limits;
+pub mod reply;
 pub mod service;
 
 pub use decode::{Decoder, Frame, StreamDecoder};
 pub use error::ProtoError;
 pub use header::{ByteOrder, Header, CONTENT_TYPE_JSON};
 pub use limits::Limits;
-pub use service::{error_response, result_response, Request, SearchService, Table, TableError};
+pub use reply::{Reply, ReplyError, ERROR_PREFIX};
+pub use service::{
+    error_response, result_response, QuoteStyle, Request, SearchService, Table, TableError,
+};

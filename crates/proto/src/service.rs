@@ -12,9 +12,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-use crate::encode::{self, BINARY_ENCODING, JSON_ENCODING};
+use crate::encode::{self, BINARY_ENCODING, JSON_ENCODING, SEARCH_ACTION};
 use crate::header::CONTENT_TYPE_JSON;
-use crate::header::{parse_object, present, ObjectError};
+use crate::header::{json_string, parse_object, present, ObjectError};
+use crate::reply::ERROR_PREFIX;
 use crate::{fast, json, Frame, ProtoError};
 
 /// Content type of the server's binary responses.
@@ -23,6 +24,42 @@ pub const SERVER_BINARY_TYPE: &str = "binary/custom-server-binary-type";
 const BINARY_PREFIX: &[u8] = b"First 10 bytes of request: ";
 /// How many bytes of a binary request its response echoes.
 const BINARY_ECHO_LEN: usize = 10;
+
+/// How a result text quotes the value or action it names (PROTOCOL.md,
+/// section 3a); every other byte of a response is the same in both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum QuoteStyle {
+    /// `No match for "V".`, `Error: invalid action "A".`: the reference
+    /// programs of the original post, and sockmux's default.
+    #[default]
+    Double,
+    /// `No match for 'V'.`, `Error: invalid action 'A'.`: the current
+    /// version of the tutorial (since 2022).
+    Single,
+}
+
+impl QuoteStyle {
+    /// Both styles, the default first: what a verifier accepts.
+    pub const ALL: [Self; 2] = [Self::Double, Self::Single];
+
+    /// The quote mark.
+    pub const fn mark(self) -> &'static str {
+        match self {
+            Self::Double => "\"",
+            Self::Single => "'",
+        }
+    }
+
+    /// Writes `before`, then `name` between quote marks, then a period.
+    /// Plain writes, not `write!`: this is on the server's path for
+    /// every miss.
+    fn write(self, w: &mut json::EscapingWriter<'_>, before: &str, name: &str) -> std::fmt::Result {
+        for part in [before, self.mark(), name, self.mark(), "."] {
+            w.write_str(part)?;
+        }
+        Ok(())
+    }
+}
 
 /// The search table: keys to answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +192,7 @@ impl<'a> Request<'a> {
             });
         }
         if let Some((action, value)) = fast::request(frame.content) {
-            return Ok(if action == "search" {
+            return Ok(if action == SEARCH_ACTION {
                 Self::Search {
                     value: Cow::Borrowed(value),
                 }
@@ -173,7 +210,7 @@ impl<'a> Request<'a> {
             ObjectError::Json(detail) => ProtoError::ContentNotJson { detail },
         })?;
         let action = string_field(raw.action, "action")?;
-        if action != "search" {
+        if action != SEARCH_ACTION {
             let value = string_field(raw.value, "value").ok();
             return Ok(Self::OtherAction { action, value });
         }
@@ -187,26 +224,30 @@ fn string_field<'a>(
     field: &'static str,
 ) -> Result<Cow<'a, str>, ProtoError> {
     let raw = raw.ok_or(ProtoError::MissingField { field })?;
-    let not_string = ProtoError::FieldNotString { field };
-    if let Ok(s) = serde_json::from_str::<&'a str>(raw.get()) {
-        return Ok(Cow::Borrowed(s));
-    }
-    // A string with escapes cannot be borrowed from the input.
-    serde_json::from_str::<String>(raw.get())
-        .map(Cow::Owned)
-        .map_err(|_| not_string)
+    json_string(raw).ok_or(ProtoError::FieldNotString { field })
 }
 
 /// The search service over one table.
 #[derive(Debug, Clone)]
 pub struct SearchService {
     table: Table,
+    quote: QuoteStyle,
 }
 
 impl SearchService {
-    /// A service answering from `table`.
+    /// A service answering from `table`, quoting as the original reference
+    /// server does.
     pub fn new(table: Table) -> Self {
-        Self { table }
+        Self {
+            table,
+            quote: QuoteStyle::default(),
+        }
+    }
+
+    /// The same service, quoting names in its result texts as `quote`
+    /// says.
+    pub fn with_quote_style(self, quote: QuoteStyle) -> Self {
+        Self { quote, ..self }
     }
 
     /// The table answers come from.
@@ -222,6 +263,7 @@ impl SearchService {
         keep_alive: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ProtoError> {
+        let quote = self.quote;
         match request {
             Request::Search { value } => match self.table.answer(value) {
                 Some(answer) => encode::message(
@@ -231,10 +273,11 @@ impl SearchService {
                     &[&answer.content],
                     keep_alive,
                 ),
-                None => result_message(out, keep_alive, |w| write!(w, "No match for \"{value}\".")),
+                None => result_message(out, keep_alive, |w| quote.write(w, "No match for ", value)),
             },
             Request::OtherAction { action, .. } => result_message(out, keep_alive, |w| {
-                write!(w, "Error: invalid action \"{action}\".")
+                w.write_str(ERROR_PREFIX)?;
+                quote.write(w, "invalid action ", action)
             }),
             Request::Binary { content } => {
                 let head = &content[..content.len().min(BINARY_ECHO_LEN)];
@@ -253,7 +296,7 @@ impl SearchService {
 /// Appends the error response for `err`: `{"result": "Error: <err>."}`,
 /// without `keep-alive`, since the connection closes after it.
 pub fn error_response(err: &dyn std::fmt::Display, out: &mut Vec<u8>) -> Result<(), ProtoError> {
-    result_message(out, false, |w| write!(w, "Error: {err}."))
+    result_message(out, false, |w| write!(w, "{ERROR_PREFIX}{err}."))
 }
 
 /// Appends a `text/json` response `{"result": TEXT}` carrying `keep-alive`

@@ -19,7 +19,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sockmux_proto::{encode, json, ByteOrder, Decoder, Limits, Request, SearchService, Table};
+use sockmux_proto::{
+    encode, json, ByteOrder, Decoder, Limits, QuoteStyle, Reply, Request, SearchService, Table,
+};
 use sockmux_test_support::{python3, run_bounded_with_input, Seed};
 
 /// What a fixture message must decode to.
@@ -38,6 +40,8 @@ struct Case {
     /// What `Request::parse` must make of the request.
     parsed: Request<'static>,
     response: Message,
+    /// What `Reply::parse` must make of the response.
+    reply: Reply<'static>,
 }
 
 const JSON: &str = "text/json";
@@ -133,6 +137,19 @@ fn check(case: &Case) {
         &response_fixture,
         &format!("{name}: our response vs the fixture"),
     );
+
+    // The reference server's response reads as the reference client
+    // reads it.
+    let mut decoder = Decoder::new(Limits::default());
+    let frame = decoder
+        .decode(&response_fixture)
+        .expect("valid response")
+        .expect("whole response");
+    assert_eq!(
+        Reply::parse(&frame),
+        Ok(case.reply.clone()),
+        "{name}: reply"
+    );
 }
 
 fn search(value: &'static str) -> Request<'static> {
@@ -157,6 +174,7 @@ fn cases() -> Vec<Case> {
                 content_encoding: UTF8,
                 content: "{\"result\": \"Follow the white rabbit. \u{1f430}\"}".as_bytes(),
             },
+            reply: Reply::Answer("Follow the white rabbit. \u{1f430}".into()),
         },
         Case {
             name: "search-ring",
@@ -173,6 +191,7 @@ fn cases() -> Vec<Case> {
                 content: "{\"result\": \"In the caves beneath the Misty Mountains. \u{1f48d}\"}"
                     .as_bytes(),
             },
+            reply: Reply::Answer("In the caves beneath the Misty Mountains. \u{1f48d}".into()),
         },
         Case {
             name: "search-dog",
@@ -188,6 +207,7 @@ fn cases() -> Vec<Case> {
                 content_encoding: UTF8,
                 content: "{\"result\": \"\u{1f43e} Playing ball! \u{1f3d0}\"}".as_bytes(),
             },
+            reply: Reply::Answer("\u{1f43e} Playing ball! \u{1f3d0}".into()),
         },
         Case {
             name: "search-nobody",
@@ -203,6 +223,7 @@ fn cases() -> Vec<Case> {
                 content_encoding: UTF8,
                 content: br#"{"result": "No match for \"nobody\"."}"#,
             },
+            reply: Reply::Answer("No match for \"nobody\".".into()),
         },
         Case {
             name: "search-escapes",
@@ -220,6 +241,7 @@ fn cases() -> Vec<Case> {
                 content_encoding: UTF8,
                 content: br#"{"result": "No match for \"say \"hi\"\\\t\u0001\n\"."}"#,
             },
+            reply: Reply::Answer("No match for \"say \"hi\"\\\t\u{1}\n\".".into()),
         },
         Case {
             name: "other-action",
@@ -238,6 +260,7 @@ fn cases() -> Vec<Case> {
                 content_encoding: UTF8,
                 content: br#"{"result": "Error: invalid action \"frobnicate\"."}"#,
             },
+            reply: Reply::Error("Error: invalid action \"frobnicate\".".into()),
         },
         Case {
             name: "binary-echo",
@@ -255,6 +278,10 @@ fn cases() -> Vec<Case> {
             response: Message {
                 content_type: "binary/custom-server-binary-type",
                 content_encoding: "binary",
+                content: b"First 10 bytes of request: echohello ",
+            },
+            reply: Reply::Binary {
+                content_type: "binary/custom-server-binary-type",
                 content: b"First 10 bytes of request: echohello ",
             },
         },
@@ -301,6 +328,64 @@ fn json_request_with_other_action_matches_reference() {
 #[test]
 fn binary_request_matches_reference() {
     check(&case("binary-echo"));
+}
+
+/// PROTOCOL.md 3a: the current tutorial's server differs from the captured
+/// one only in the quote marks around the value or action a result names
+/// (and so in `content-length`). The seed holds no program of that
+/// generation, so the expected texts are the section's own examples.
+#[test]
+fn single_quote_style_differs_from_the_captures_only_in_the_quote_marks() {
+    let service = SearchService::new(Table::builtin()).with_quote_style(QuoteStyle::Single);
+    for (name, content, reply) in [
+        (
+            "search-nobody",
+            r#"{"result": "No match for 'nobody'."}"#,
+            Reply::Answer("No match for 'nobody'.".into()),
+        ),
+        (
+            "search-escapes",
+            r#"{"result": "No match for 'say \"hi\"\\\t\u0001\n'."}"#,
+            Reply::Answer("No match for 'say \"hi\"\\\t\u{1}\n'.".into()),
+        ),
+        (
+            "other-action",
+            r#"{"result": "Error: invalid action 'frobnicate'."}"#,
+            Reply::Error("Error: invalid action 'frobnicate'.".into()),
+        ),
+        (
+            "search-morpheus",
+            "{\"result\": \"Follow the white rabbit. \u{1f430}\"}",
+            Reply::Answer("Follow the white rabbit. \u{1f430}".into()),
+        ),
+    ] {
+        let request = fixture(name, "request");
+        let mut decoder = Decoder::new(Limits::default());
+        let frame = decoder.decode(&request).expect("valid").expect("whole");
+        let mut response = Vec::new();
+        service
+            .respond(
+                &Request::parse(&frame).expect("valid"),
+                false,
+                &mut response,
+            )
+            .expect("encodes");
+
+        let captured = fixture(name, "response");
+        let mut decoder = Decoder::new(Limits::default());
+        let theirs = decoder.decode(&captured).expect("valid").expect("whole");
+        let (their_type, their_encoding) = (
+            theirs.header.content_type.clone(),
+            theirs.header.content_encoding.clone(),
+        );
+        let mut decoder = Decoder::new(Limits::default());
+        let ours = decoder.decode(&response).expect("valid").expect("whole");
+        assert_eq!(ours.len, response.len(), "{name}");
+        assert_eq!(ours.header.content_type, their_type, "{name}");
+        assert_eq!(ours.header.content_encoding, their_encoding, "{name}");
+        assert_bytes_eq(ours.content, content.as_bytes(), name);
+        assert_eq!(Reply::parse(&ours), Ok(reply), "{name}");
+    }
 }
 
 /// A fixture without a case here would silently go untested.

@@ -9,9 +9,10 @@ use std::ops::ControlFlow;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
+use sockmux_proto::service::SERVER_BINARY_TYPE;
 use sockmux_proto::{
-    encode, json, ByteOrder, Decoder, Frame, Limits, ProtoError, Request, SearchService,
-    StreamDecoder, Table,
+    encode, error_response, json, ByteOrder, Decoder, Frame, Limits, ProtoError, QuoteStyle, Reply,
+    Request, SearchService, StreamDecoder, Table,
 };
 
 /// Seed used when `PROPTEST_RNG_SEED` is not set.
@@ -184,6 +185,7 @@ proptest! {
         let mut decoder = Decoder::new(Limits::default());
         let frame = decoder.decode(&wire).expect("valid").expect("whole");
         prop_assert_eq!(frame.len, wire.len());
+        prop_assert_eq!(frame.header_json, &wire[2..wire.len() - m.content.len()]);
         prop_assert_eq!(Decoded::from(frame), m.decoded());
         prop_assert!(!decoder.is_mid_message());
     }
@@ -428,5 +430,113 @@ proptest! {
             None => format!("No match for \"{value}\"."),
         };
         prop_assert_eq!(result, serde_json::json!({ "result": expected }));
+    }
+}
+
+/// A request of each kind the service answers differently.
+#[derive(Debug, Clone)]
+enum Asked {
+    Search(String),
+    /// A JSON request with an action other than `search`.
+    Action(String, String),
+    /// A binary request for `action + value` (never empty).
+    Binary(String, String),
+}
+
+fn asked() -> impl Strategy<Value = Asked> {
+    let text = || "\\PC{0,16}|[\"'\\\\\\x00-\\x1f]{0,8}|morpheus|ring|\u{1f436}";
+    prop_oneof![
+        text().prop_map(Asked::Search),
+        (text().prop_filter("not search", |a| a != "search"), text())
+            .prop_map(|(a, v)| Asked::Action(a, v)),
+        ("[a-z]{1,6}", text()).prop_map(|(a, v)| Asked::Binary(a, v)),
+    ]
+}
+
+/// A [`Reply`], owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Read {
+    Answer(String),
+    Error(String),
+    Binary(String, Vec<u8>),
+}
+
+/// Decodes `wire` as one response and reads it.
+fn read_reply(wire: &[u8]) -> Result<Read, TestCaseError> {
+    let mut decoder = Decoder::new(Limits::default());
+    let frame = decoder.decode(wire).expect("valid").expect("whole");
+    prop_assert_eq!(frame.len, wire.len());
+    let reply = Reply::parse(&frame).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    Ok(match reply {
+        Reply::Answer(text) => Read::Answer(text.into_owned()),
+        Reply::Error(text) => Read::Error(text.into_owned()),
+        Reply::Binary {
+            content_type,
+            content,
+        } => Read::Binary(content_type.to_owned(), content.to_vec()),
+    })
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Every response the service writes, in either quote style, reads
+    /// back as the result it meant to write.
+    #[test]
+    fn every_response_the_service_writes_reads_back_as_its_result(
+        asked in asked(),
+        keep_alive in any::<bool>(),
+        style in prop::sample::select(QuoteStyle::ALL.to_vec()),
+    ) {
+        let mut wire = Vec::new();
+        match &asked {
+            Asked::Search(value) => encode::search_request(value, keep_alive, &mut wire),
+            Asked::Action(action, value) => encode::json_request(action, value, keep_alive, &mut wire),
+            Asked::Binary(action, value) => encode::binary_request(action, value, keep_alive, &mut wire),
+        }
+        .expect("encodes");
+        let mut decoder = Decoder::new(Limits::default());
+        let frame = decoder.decode(&wire).expect("valid").expect("whole");
+        let request = Request::parse(&frame).expect("a request");
+        let table = Table::builtin();
+        let mut response = Vec::new();
+        SearchService::new(table.clone())
+            .with_quote_style(style)
+            .respond(&request, keep_alive, &mut response)
+            .expect("encodes");
+
+        let q = style.mark();
+        let expected = match asked {
+            Asked::Search(value) => Read::Answer(match table.get(&value) {
+                Some(answer) => answer.to_owned(),
+                None => format!("No match for {q}{value}{q}."),
+            }),
+            Asked::Action(action, _) => Read::Error(format!("Error: invalid action {q}{action}{q}.")),
+            Asked::Binary(action, value) => {
+                let sent = format!("{action}{value}");
+                let mut content = b"First 10 bytes of request: ".to_vec();
+                content.extend_from_slice(&sent.as_bytes()[..sent.len().min(10)]);
+                Read::Binary(SERVER_BINARY_TYPE.to_owned(), content)
+            }
+        };
+        prop_assert_eq!(read_reply(&response)?, expected);
+    }
+
+    /// Every error response reads back as an error carrying the message.
+    #[test]
+    fn every_error_response_reads_back_as_an_error(
+        detail in "\\PC{0,16}|[\"'\\\\\\x00-\\x1f]{0,8}",
+        encoding in "\\PC{0,16}",
+    ) {
+        for err in [
+            ProtoError::EmptyHeader,
+            ProtoError::HeaderNotJson { detail: detail.clone() },
+            ProtoError::UnsupportedEncoding { encoding: encoding.clone() },
+            ProtoError::MissingField { field: "action" },
+        ] {
+            let mut response = Vec::new();
+            error_response(&err, &mut response).expect("encodes");
+            prop_assert_eq!(read_reply(&response)?, Read::Error(format!("Error: {err}.")));
+        }
     }
 }

@@ -4,15 +4,18 @@
 //!
 //! Owns the request set and the comparison. Expected responses are computed
 //! once, up front, by running each request through
-//! [`sockmux_proto::SearchService`]; a response passes when its content is
-//! byte-identical, or, for JSON, equal as JSON (another server may space
-//! its JSON differently and still be right).
+//! [`sockmux_proto::SearchService`] in both quote styles of PROTOCOL.md 3a
+//! (the seed's and the current tutorial's); a response passes when its
+//! content is byte-identical to either, or, for JSON, has the same `result`
+//! as [`Reply`] reads it (another server may space its JSON differently and
+//! still be right).
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
 
 use sockmux_proto::{
-    encode, Decoder, Limits, ProtoError, Request, SearchService, StreamDecoder, Table,
+    encode, Decoder, Frame, Limits, ProtoError, QuoteStyle, Reply, ReplyError, Request,
+    SearchService, StreamDecoder, Table,
 };
 
 use super::workload::{Fault, Verdict, Workload};
@@ -33,9 +36,16 @@ const QUOTE_MAX: usize = 200;
 struct Case {
     label: String,
     request: Vec<u8>,
+    /// One per quote style, the default first.
+    expected: Vec<Expected>,
+}
+
+/// What one generation of the reference server answers.
+#[derive(Debug, Clone)]
+struct Expected {
     content: Vec<u8>,
-    /// The expected content parsed, for JSON responses.
-    json: Option<serde_json::Value>,
+    /// The `result`, for a JSON response.
+    result: Option<String>,
 }
 
 /// Search or binary requests with precomputed expected answers.
@@ -54,12 +64,17 @@ impl AppWorkload {
         let mut keys: Vec<&str> = table.iter().map(|(k, _)| k).collect();
         keys.sort_unstable();
         keys.push(MISS_KEY);
-        let service = SearchService::new(table.clone());
+        let services =
+            QuoteStyle::ALL.map(|quote| SearchService::new(table.clone()).with_quote_style(quote));
         let cases = keys
             .into_iter()
-            .map(|key| case(&service, limits, binary, keep_alive, key))
+            .map(|key| case(&services, limits, binary, keep_alive, key))
             .collect::<Result<Vec<_>, _>>()?;
-        let largest = cases.iter().map(|c| c.content.len()).max().unwrap_or(0);
+        let largest = cases
+            .iter()
+            .flat_map(|c| c.expected.iter().map(|e| e.content.len()))
+            .max()
+            .unwrap_or(0);
         let limits = Limits {
             max_content: largest.saturating_add(RESPONSE_SLACK),
             ..limits
@@ -72,43 +87,43 @@ impl AppWorkload {
     }
 }
 
-/// Encodes one request and computes its expected response.
+/// Encodes one request and computes its expected responses, one per
+/// service.
 fn case(
-    service: &SearchService,
+    services: &[SearchService],
     limits: Limits,
     binary: bool,
     keep_alive: bool,
     key: &str,
 ) -> Result<Case, ProtoError> {
-    let mut request = Vec::new();
-    let label = if binary {
-        encode::binary_request(BINARY_ACTION, key, keep_alive, &mut request)?;
-        format!("{BINARY_ACTION} {key}")
+    let action = if binary {
+        BINARY_ACTION
     } else {
-        encode::search_request(key, keep_alive, &mut request)?;
-        format!("search {key}")
+        encode::SEARCH_ACTION
     };
+    let mut request = Vec::new();
+    encode::client_request(action, key, keep_alive, &mut request)?;
     let whole = |len| ProtoError::Truncated { buffered: len };
     let mut decoder = Decoder::new(limits);
     let frame = decoder.decode(&request)?.ok_or(whole(request.len()))?;
-    let mut response = Vec::new();
-    service.respond(&Request::parse(&frame)?, keep_alive, &mut response)?;
-    let mut decoder = Decoder::new(limits);
-    let frame = decoder.decode(&response)?.ok_or(whole(response.len()))?;
-    let json = if frame.header.is_json() {
-        Some(
-            serde_json::from_slice(frame.content).map_err(|e| ProtoError::ContentNotJson {
-                detail: e.to_string(),
-            })?,
-        )
-    } else {
-        None
-    };
+    let parsed = Request::parse(&frame)?;
+    let mut expected = Vec::with_capacity(services.len());
+    for service in services {
+        let mut response = Vec::new();
+        service.respond(&parsed, keep_alive, &mut response)?;
+        let mut decoder = Decoder::new(limits);
+        let frame = decoder.decode(&response)?.ok_or(whole(response.len()))?;
+        // The service's own answers always read; a binary one has no result.
+        let reply = Reply::parse(&frame).ok();
+        expected.push(Expected {
+            content: frame.content.to_vec(),
+            result: reply.and_then(|r| r.result().map(str::to_owned)),
+        });
+    }
     Ok(Case {
-        label,
-        content: frame.content.to_vec(),
-        json,
+        label: format!("{action} {key}"),
         request,
+        expected,
     })
 }
 
@@ -161,21 +176,15 @@ impl Workload for AppWorkload {
             }
             let case = &self.cases[state.next_response % self.cases.len()];
             state.next_response = state.next_response.wrapping_add(1);
-            if matches(case, frame.header.is_json(), frame.content) {
-                verdict(Verdict::Ok);
-            } else if let Some(error) = error_result(frame.header.is_json(), frame.content) {
-                fault = Some(Fault::ServerError(error));
-                return ControlFlow::Break(());
-            } else {
-                verdict(Verdict::Mismatch(detail.then(|| {
-                    format!(
-                        "{}: got {} ({}), expected {}",
-                        case.label,
-                        quote(frame.content),
-                        shorten(&frame.header.content_type),
-                        PyBytes(&case.content)
-                    )
-                })));
+            match verify(case, &frame) {
+                Ok(()) => verdict(Verdict::Ok),
+                Err(Ok(Reply::Error(error))) => {
+                    fault = Some(Fault::ServerError(shorten(&error).into_owned()));
+                    return ControlFlow::Break(());
+                }
+                Err(got) => verdict(Verdict::Mismatch(
+                    detail.then(|| mismatch(case, &frame, got.err())),
+                )),
             }
             if self.keep_alive && !frame.header.keep_alive {
                 fault = Some(Fault::KeepAliveIgnored);
@@ -191,18 +200,30 @@ impl Workload for AppWorkload {
     }
 }
 
-/// Whether a response's content is the expected one.
-fn matches(case: &Case, is_json: bool, content: &[u8]) -> bool {
-    if is_json != case.json.is_some() {
-        return false;
-    }
-    if content == case.content.as_slice() {
-        return true;
+/// Checks a response against the expected ones; when it is none of them,
+/// gives back what [`Reply`] made of it.
+fn verify<'a>(case: &Case, frame: &Frame<'a>) -> Result<(), Result<Reply<'a>, ReplyError>> {
+    let json_expected = case.expected.iter().any(|e| e.result.is_some());
+    if frame.header.is_json() == json_expected
+        && case.expected.iter().any(|e| e.content == frame.content)
+    {
+        return Ok(());
     }
     // Slow path, reached only when the bytes differ.
-    case.json.as_ref().is_some_and(|expected| {
-        serde_json::from_slice::<serde_json::Value>(content).is_ok_and(|got| &got == expected)
-    })
+    let reply = Reply::parse(frame);
+    let same_result = reply
+        .as_ref()
+        .ok()
+        .and_then(Reply::result)
+        .is_some_and(|got| {
+            case.expected
+                .iter()
+                .any(|e| e.result.as_deref() == Some(got))
+        });
+    if same_result {
+        return Ok(());
+    }
+    Err(reply)
 }
 
 /// At most [`QUOTE_MAX`] bytes of a server's answer, as Python shows bytes.
@@ -227,16 +248,17 @@ fn shorten(text: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}... ({} bytes)", &text[..cut], text.len()))
 }
 
-/// The `result` of a JSON response that reports an error.
-fn error_result(is_json: bool, content: &[u8]) -> Option<String> {
-    if !is_json {
-        return None;
-    }
-    let value: serde_json::Value = serde_json::from_slice(content).ok()?;
-    let result = value.get("result")?.as_str()?;
-    result
-        .starts_with("Error: ")
-        .then(|| shorten(result).into_owned())
+/// A mismatch told to a user: what came (at most a short quote of it), why
+/// it does not read when it does not, and what was expected.
+fn mismatch(case: &Case, frame: &Frame<'_>, unreadable: Option<ReplyError>) -> String {
+    let why = unreadable.map(|e| format!(": {e}")).unwrap_or_default();
+    format!(
+        "{}: got {} ({}{why}), expected {}",
+        case.label,
+        quote(frame.content),
+        shorten(&frame.header.content_type),
+        PyBytes(&case.expected[0].content)
+    )
 }
 
 #[cfg(test)]
@@ -261,7 +283,17 @@ mod tests {
     /// The responses the reference server would give to `requests`
     /// requests of connection 0.
     fn served(workload: &AppWorkload, requests: usize, keep_alive: bool) -> Vec<u8> {
-        let service = SearchService::new(Table::builtin());
+        served_quoting(workload, requests, keep_alive, QuoteStyle::default())
+    }
+
+    /// The same, from a server of the given quote style.
+    fn served_quoting(
+        workload: &AppWorkload,
+        requests: usize,
+        keep_alive: bool,
+        quote: QuoteStyle,
+    ) -> Vec<u8> {
+        let service = SearchService::new(Table::builtin()).with_quote_style(quote);
         let mut out = Vec::new();
         for i in 0..requests {
             let case = &workload.cases[i % workload.cases.len()];
@@ -298,13 +330,65 @@ mod tests {
         assert!(matches!(verdicts.as_slice(), [Verdict::Mismatch(Some(_))]));
     }
 
+    /// One `text/json` response with `content`.
+    fn json_response(content: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode::message(&mut out, "text/json", "utf-8", &[content], false).expect("encodes");
+        out
+    }
+
     #[test]
     fn accepts_json_spaced_differently() {
         let workload = AppWorkload::new(false, false).expect("builds");
-        let case = &workload.cases[0];
-        let compact = serde_json::to_vec(case.json.as_ref().expect("json")).expect("json");
-        assert_ne!(compact, case.content);
-        assert!(matches(case, true, &compact));
+        let expected = &workload.cases[0].expected[0];
+        let result = expected.result.as_deref().expect("a JSON answer");
+        let compact = serde_json::to_vec(&serde_json::json!({ "result": result })).expect("json");
+        assert_ne!(compact, expected.content);
+        let (verdicts, result) = run(&workload, &json_response(&compact), 1);
+        assert!(result.is_ok());
+        assert_eq!(verdicts, vec![Verdict::Ok]);
+    }
+
+    #[test]
+    fn accepts_either_quote_style_of_protocol_3a() {
+        let workload = AppWorkload::new(false, false).expect("builds");
+        let requests = workload.cases.len();
+        let single = served_quoting(&workload, requests, false, QuoteStyle::Single);
+        assert_ne!(
+            single,
+            served(&workload, requests, false),
+            "a miss shows the style"
+        );
+        let (verdicts, result) = run(&workload, &single, requests);
+        assert!(result.is_ok());
+        assert_eq!(verdicts, vec![Verdict::Ok; requests]);
+    }
+
+    #[test]
+    fn an_error_answer_ends_the_connection_with_its_text() {
+        let workload = AppWorkload::new(false, false).expect("builds");
+        let mut response = Vec::new();
+        sockmux_proto::error_response(&ProtoError::EmptyContent, &mut response).expect("encodes");
+        let (verdicts, result) = run(&workload, &response, 1);
+        assert_eq!(verdicts, vec![]);
+        assert!(
+            matches!(&result, Err(Fault::ServerError(text)) if text == "Error: the request has no content."),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn says_why_an_unreadable_answer_is_a_mismatch() {
+        let workload = AppWorkload::new(false, false).expect("builds");
+        let (verdicts, result) = run(&workload, &json_response(br#"["result"]"#), 1);
+        assert!(result.is_ok());
+        let [Verdict::Mismatch(Some(detail))] = verdicts.as_slice() else {
+            panic!("one described mismatch, got {verdicts:?}");
+        };
+        assert!(
+            detail.contains("(text/json: the response content is not a JSON object)"),
+            "{detail}"
+        );
     }
 
     #[test]
