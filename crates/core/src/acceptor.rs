@@ -11,8 +11,8 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::accept::AcceptGate;
+use crate::intake::Handoff;
 use crate::warn::Warnings;
-use crate::worker::Handoff;
 use crate::Shutdown;
 
 const LISTENER: Token = Token(0);

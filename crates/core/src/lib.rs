@@ -31,6 +31,7 @@
 mod accept;
 mod acceptor;
 mod config;
+mod intake;
 mod server;
 mod shutdown;
 mod supervise;

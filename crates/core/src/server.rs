@@ -11,9 +11,10 @@ use thiserror::Error;
 use sockmux_engine::{Admission, Layers, Plain, Service, Stats};
 
 use crate::acceptor::{Acceptor, Target};
+use crate::intake::{Intake, Shared};
 use crate::supervise::Supervisor;
 use crate::warn::Warnings;
-use crate::worker::{Intake, Shared, Worker};
+use crate::worker::Worker;
 use crate::{AcceptMode, ServerConfig, Shutdown};
 
 /// Why a server could not start or run.

@@ -13,36 +13,18 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
-use sockmux_engine::{deadline, Admission, Connection, Layers, Service, Stats, Ticket, Timers};
+use sockmux_engine::{deadline, Connection, Layers, Service, Stats, Ticket, Timers};
 use sockmux_net::{Io, Stream};
 
 use crate::accept::AcceptGate;
-use crate::warn::{Limit, Warnings};
+use crate::intake::{Handoff, Intake, Shared};
+use crate::warn::Limit;
 use crate::{ServerConfig, Shutdown};
 
 pub(crate) const LISTENER: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
 /// Connection tokens start here; the slab key is `token - FIRST_CONN`.
 const FIRST_CONN: usize = 2;
-
-/// State shared by all loops of one server.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) admission: Arc<Admission>,
-    pub(crate) warnings: Warnings,
-}
-
-/// A socket accepted by the acceptor thread, on its way to a worker.
-pub(crate) type Handoff = (TcpStream, SocketAddr);
-
-/// Where a worker's connections come from.
-#[derive(Debug)]
-pub(crate) enum Intake {
-    /// Its own listener, one of a SO_REUSEPORT group.
-    Listener(TcpListener),
-    /// The acceptor thread, through a channel and the worker's waker.
-    Handoff(mpsc::Receiver<Handoff>),
-}
 
 struct Entry<V: Service, T: Layers> {
     stream: Stream,

@@ -1,0 +1,164 @@
+use super::*;
+
+fn run(
+    workload: &AppWorkload,
+    responses: &[u8],
+    requests: usize,
+) -> (Vec<Verdict>, Result<(), Fault>) {
+    let mut state = workload.state(0);
+    let mut sink = Vec::new();
+    for _ in 0..requests {
+        workload.request(&mut state, &mut sink);
+    }
+    let mut verdicts = Vec::new();
+    let result = workload.input(&mut state, responses, true, &mut |v| verdicts.push(v));
+    (verdicts, result)
+}
+
+/// The responses the reference server would give to `requests`
+/// requests of connection 0.
+fn served(workload: &AppWorkload, requests: usize, keep_alive: bool) -> Vec<u8> {
+    served_quoting(workload, requests, keep_alive, QuoteStyle::default())
+}
+
+/// The same, from a server of the given quote style.
+fn served_quoting(
+    workload: &AppWorkload,
+    requests: usize,
+    keep_alive: bool,
+    quote: QuoteStyle,
+) -> Vec<u8> {
+    let service = SearchService::new(Table::builtin()).with_quote_style(quote);
+    let mut out = Vec::new();
+    for i in 0..requests {
+        let case = &workload.cases[i % workload.cases.len()];
+        let mut decoder = Decoder::new(Limits::default());
+        let frame = decoder
+            .decode(&case.request)
+            .expect("valid")
+            .expect("whole");
+        let request = Request::parse(&frame).expect("valid");
+        service
+            .respond(&request, keep_alive, &mut out)
+            .expect("encodes");
+    }
+    out
+}
+
+#[test]
+fn accepts_the_services_own_answers_pipelined() {
+    let workload = AppWorkload::new(false, true).expect("builds");
+    let responses = served(&workload, 9, true);
+    let (verdicts, result) = run(&workload, &responses, 9);
+    assert!(result.is_ok());
+    assert_eq!(verdicts, vec![Verdict::Ok; 9]);
+}
+
+#[test]
+fn flags_a_wrong_byte_as_a_mismatch() {
+    let workload = AppWorkload::new(true, false).expect("builds");
+    let mut responses = served(&workload, 1, false);
+    let last = responses.len() - 1;
+    responses[last] ^= 0x20;
+    let (verdicts, result) = run(&workload, &responses, 1);
+    assert!(result.is_ok());
+    assert!(matches!(verdicts.as_slice(), [Verdict::Mismatch(Some(_))]));
+}
+
+/// One `text/json` response with `content`.
+fn json_response(content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode::message(&mut out, "text/json", "utf-8", &[content], false).expect("encodes");
+    out
+}
+
+#[test]
+fn accepts_json_spaced_differently() {
+    let workload = AppWorkload::new(false, false).expect("builds");
+    let expected = &workload.cases[0].expected[0];
+    let result = expected.result.as_deref().expect("a JSON answer");
+    let compact = serde_json::to_vec(&serde_json::json!({ "result": result })).expect("json");
+    assert_ne!(compact, expected.content);
+    let (verdicts, result) = run(&workload, &json_response(&compact), 1);
+    assert!(result.is_ok());
+    assert_eq!(verdicts, vec![Verdict::Ok]);
+}
+
+#[test]
+fn accepts_either_quote_style_of_protocol_3a() {
+    let workload = AppWorkload::new(false, false).expect("builds");
+    let requests = workload.cases.len();
+    let single = served_quoting(&workload, requests, false, QuoteStyle::Single);
+    assert_ne!(
+        single,
+        served(&workload, requests, false),
+        "a miss shows the style"
+    );
+    let (verdicts, result) = run(&workload, &single, requests);
+    assert!(result.is_ok());
+    assert_eq!(verdicts, vec![Verdict::Ok; requests]);
+}
+
+#[test]
+fn an_error_answer_ends_the_connection_with_its_text() {
+    let workload = AppWorkload::new(false, false).expect("builds");
+    let mut response = Vec::new();
+    sockmux_proto::error_response(&ProtoError::EmptyContent, &mut response).expect("encodes");
+    let (verdicts, result) = run(&workload, &response, 1);
+    assert_eq!(verdicts, vec![]);
+    assert!(
+        matches!(&result, Err(Fault::ServerError(text)) if text == "Error: the request has no content."),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn says_why_an_unreadable_answer_is_a_mismatch() {
+    let workload = AppWorkload::new(false, false).expect("builds");
+    let (verdicts, result) = run(&workload, &json_response(br#"["result"]"#), 1);
+    assert!(result.is_ok());
+    let [Verdict::Mismatch(Some(detail))] = verdicts.as_slice() else {
+        panic!("one described mismatch, got {verdicts:?}");
+    };
+    assert!(
+        detail.contains("(text/json: the response content is not a JSON object)"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn a_response_without_keep_alive_ends_a_keep_alive_connection() {
+    let workload = AppWorkload::new(false, true).expect("builds");
+    let responses = served(&workload, 1, false);
+    let (verdicts, result) = run(&workload, &responses, 2);
+    assert_eq!(verdicts, vec![Verdict::Ok]);
+    assert!(matches!(result, Err(Fault::KeepAliveIgnored)));
+}
+
+#[test]
+fn a_huge_wrong_answer_is_refused_or_quoted_short() {
+    let workload = AppWorkload::new(false, true).expect("builds");
+    let mut state = workload.state(0);
+    workload.request(&mut state, &mut Vec::new());
+    // Announces far more content than any expected answer: refused as
+    // soon as the header is read, before the content is buffered.
+    let mut huge = Vec::new();
+    let content = vec![b'x'; 4 * 1024 * 1024];
+    let header = format!(
+        r#"{{"byteorder": "little", "content-type": "binary/custom-server-binary-type", "content-encoding": "binary", "content-length": {}, "keep-alive": true}}"#,
+        content.len()
+    );
+    huge.extend_from_slice(&(header.len() as u16).to_be_bytes());
+    huge.extend_from_slice(header.as_bytes());
+    let result = workload.input(&mut state, &huge, true, &mut |_| {});
+    assert!(matches!(result, Err(Fault::Malformed(_))), "{result:?}");
+    assert!(state.decoder.buffered() < 1024);
+
+    let quoted = quote(&content[..RESPONSE_SLACK]);
+    assert!(quoted.len() < 2 * QUOTE_MAX, "{quoted}");
+    assert!(quoted.ends_with("... (65536 bytes)"), "{quoted}");
+    // Cut at a character boundary: byte 200 is inside an "é".
+    let text = format!("a{}", "é".repeat(QUOTE_MAX));
+    let short = shorten(&text);
+    assert_eq!(short, format!("{}... (401 bytes)", &text[..199]));
+}

@@ -1,0 +1,28 @@
+//! How connections reach a worker, and what a server's loops share.
+
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc};
+
+use mio::net::{TcpListener, TcpStream};
+use sockmux_engine::Admission;
+
+use crate::warn::Warnings;
+
+/// State shared by all loops of one server.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) admission: Arc<Admission>,
+    pub(crate) warnings: Warnings,
+}
+
+/// A socket accepted by the acceptor thread, on its way to a worker.
+pub(crate) type Handoff = (TcpStream, SocketAddr);
+
+/// Where a worker's connections come from.
+#[derive(Debug)]
+pub(crate) enum Intake {
+    /// Its own listener, one of a SO_REUSEPORT group.
+    Listener(TcpListener),
+    /// The acceptor thread, through a channel and the worker's waker.
+    Handoff(mpsc::Receiver<Handoff>),
+}
