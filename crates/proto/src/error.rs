@@ -70,7 +70,8 @@ pub enum ProtoError {
         /// The encoding the peer named.
         encoding: String,
     },
-    /// A request with `content-length` 0: there is nothing to answer.
+    /// A `text/json` request with `content-length` 0: empty text is not
+    /// JSON. (Empty binary content is a valid request.)
     #[error("the request has no content")]
     EmptyContent,
     /// `text/json` content that is not valid UTF-8.

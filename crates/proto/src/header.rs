@@ -4,11 +4,7 @@
 //! Owns validation of one header's bytes into a [`Header`]. It does not own
 //! framing (see [`crate::decode`]) or emission (see [`crate::encode`]).
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
+use crate::object::{self, ObjectError};
 use crate::{fast, Limits, ProtoError};
 
 /// The content type whose content is JSON text; every other type is binary.
@@ -74,41 +70,15 @@ impl Default for Header {
     }
 }
 
-/// The keys we read, each kept as unparsed JSON so that every type error
-/// gets its own message. A key whose value is `null` is present (as it is
-/// to the reference programs), so it gets a type error, not "missing".
-#[derive(Deserialize)]
-struct RawHeader<'a> {
-    #[serde(default, borrow, deserialize_with = "present")]
-    byteorder: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present", rename = "content-type")]
-    content_type: Option<&'a RawValue>,
-    #[serde(
-        default,
-        borrow,
-        deserialize_with = "present",
-        rename = "content-encoding"
-    )]
-    content_encoding: Option<&'a RawValue>,
-    #[serde(
-        default,
-        borrow,
-        deserialize_with = "present",
-        rename = "content-length"
-    )]
-    content_length: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present", rename = "keep-alive")]
-    keep_alive: Option<&'a RawValue>,
-}
-
-/// Reads a key's value, `null` included, as `Some`. Plain `Option` would
-/// turn `null` into `None`, indistinguishable from an absent key.
-pub(crate) fn present<'de, D>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    <&'de RawValue>::deserialize(deserializer).map(Some)
-}
+/// The keys the general path reads, in the order the reference programs
+/// check that they are present, then `keep-alive`.
+const KEYS: [&str; 5] = [
+    "byteorder",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "keep-alive",
+];
 
 impl Header {
     /// Whether the content is JSON text (`content-type` is `text/json`).
@@ -137,20 +107,22 @@ impl Header {
             return Err(ProtoError::EmptyHeader);
         }
         let text = std::str::from_utf8(bytes).map_err(|_| ProtoError::HeaderNotUtf8)?;
-        let raw: RawHeader<'_> = parse_object(text).map_err(|e| match e {
-            ObjectError::NotObject => ProtoError::HeaderNotObject,
-            ObjectError::Json(detail) => ProtoError::HeaderNotJson { detail },
-        })?;
+        // A key whose value is `null` is present (as it is to the reference
+        // programs), so it gets a type error, not "missing".
+        let [byteorder, content_length, content_type, content_encoding, keep_alive] =
+            object::fields(text, KEYS).map_err(|e| match e {
+                ObjectError::NotObject => ProtoError::HeaderNotObject,
+                ObjectError::Json(detail) => ProtoError::HeaderNotJson { detail },
+            })?;
 
-        // Checked in the order the reference programs check them.
-        let byteorder = required(raw.byteorder, "byteorder")?;
-        let content_length = required(raw.content_length, "content-length")?;
-        let content_type = required(raw.content_type, "content-type")?;
-        let content_encoding = required(raw.content_encoding, "content-encoding")?;
+        let byteorder = required(byteorder, "byteorder")?;
+        let content_length = required(content_length, "content-length")?;
+        let content_type = required(content_type, "content-type")?;
+        let content_encoding = required(content_encoding, "content-encoding")?;
 
-        self.byteorder = match serde_json::from_str::<&str>(byteorder.get()) {
-            Ok("little") => ByteOrder::Little,
-            Ok("big") => ByteOrder::Big,
+        self.byteorder = match object::string(byteorder).as_deref() {
+            Some("little") => ByteOrder::Little,
+            Some("big") => ByteOrder::Big,
             _ => {
                 return Err(ProtoError::HeaderKeyType {
                     key: "byteorder",
@@ -165,13 +137,14 @@ impl Header {
             "content-encoding",
             &mut self.content_encoding,
         )?;
-        self.keep_alive = match raw.keep_alive.map(RawValue::get) {
-            None | Some("false") => false,
+        // `null` and `false` ask for nothing, as an absent key does.
+        self.keep_alive = match keep_alive {
+            None | Some("false" | "null") => false,
             Some("true") => true,
             Some(_) => {
                 return Err(ProtoError::HeaderKeyType {
                     key: "keep-alive",
-                    expected: "true or false",
+                    expected: "true, false or null",
                 })
             }
         };
@@ -195,42 +168,13 @@ fn set(dest: &mut String, text: &str) {
     dest.push_str(text);
 }
 
-/// Why a JSON text did not yield the object we wanted.
-pub(crate) enum ObjectError {
-    /// Valid JSON of another kind (array, string, number …).
-    NotObject,
-    /// Not JSON, or an object whose keys break the expected shape; the
-    /// parser's own words.
-    Json(String),
-}
-
-/// Parses `text` as a JSON object into `T`, telling "not JSON" apart from
-/// "JSON but not an object". serde would also accept an array for a struct;
-/// the protocol does not.
-pub(crate) fn parse_object<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, ObjectError> {
-    match serde_json::from_str::<T>(text) {
-        Ok(value) if text.trim_start().starts_with('{') => Ok(value),
-        Ok(_) => Err(ObjectError::NotObject),
-        Err(e) if e.is_data() => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            // Valid JSON that did not fit: a non-object, or an object whose
-            // shape broke serde's rules (a duplicate key).
-            Ok(_) if !text.trim_start().starts_with('{') => Err(ObjectError::NotObject),
-            _ => Err(ObjectError::Json(e.to_string())),
-        },
-        Err(e) => Err(ObjectError::Json(e.to_string())),
-    }
-}
-
-fn required<'a>(
-    value: Option<&'a RawValue>,
-    key: &'static str,
-) -> Result<&'a RawValue, ProtoError> {
+fn required<'a>(value: Option<&'a str>, key: &'static str) -> Result<&'a str, ProtoError> {
     value.ok_or(ProtoError::MissingHeaderKey { key })
 }
 
 /// Decodes a JSON string value into `dest`, reusing its capacity.
-fn string_into(raw: &RawValue, key: &'static str, dest: &mut String) -> Result<(), ProtoError> {
-    let text = json_string(raw).ok_or(ProtoError::HeaderKeyType {
+fn string_into(raw: &str, key: &'static str, dest: &mut String) -> Result<(), ProtoError> {
+    let text = object::string(raw).ok_or(ProtoError::HeaderKeyType {
         key,
         expected: "a string",
     })?;
@@ -238,21 +182,11 @@ fn string_into(raw: &RawValue, key: &'static str, dest: &mut String) -> Result<(
     Ok(())
 }
 
-/// A JSON value's string, borrowed when it has no escapes; `None` when the
-/// value is not a string.
-pub(crate) fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    if let Ok(s) = serde_json::from_str::<&str>(raw.get()) {
-        return Some(Cow::Borrowed(s));
-    }
-    // A string with escapes cannot be borrowed from the input.
-    serde_json::from_str::<String>(raw.get())
-        .ok()
-        .map(Cow::Owned)
-}
-
-fn content_length_value(raw: &RawValue, limits: &Limits) -> Result<usize, ProtoError> {
-    let text = raw.get();
-    let is_number = text.starts_with(|c: char| c == '-' || c.is_ascii_digit());
+/// `content-length` as a size. `raw` is a valid JSON value as Python reads
+/// it, so one starting with a digit, `-`, `N` or `I` is a number (`NaN`,
+/// `Infinity`, `-Infinity` included).
+fn content_length_value(text: &str, limits: &Limits) -> Result<usize, ProtoError> {
+    let is_number = text.starts_with(|c: char| matches!(c, '-' | '0'..='9' | 'N' | 'I'));
     if !is_number {
         return Err(ProtoError::HeaderKeyType {
             key: "content-length",

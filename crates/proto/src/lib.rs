@@ -52,6 +52,7 @@ mod fast;
 pub mod header;
 pub mod json;
 mod limits;
+mod object;
 pub mod reply;
 pub mod service;
 

@@ -15,14 +15,10 @@
 //! verifier what either generation would say.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use thiserror::Error;
 
-use crate::header::{json_string, parse_object, ObjectError};
+use crate::object::{self, ObjectError};
 use crate::{fast, Frame};
 
 /// What every error result starts with: `{"result": "Error: …."}`.
@@ -132,67 +128,13 @@ impl<'a> Reply<'a> {
 /// The `result` of any JSON text, every problem told apart.
 fn general_result(content: &[u8]) -> Result<Cow<'_, str>, ReplyError> {
     let text = std::str::from_utf8(content).map_err(|_| ReplyError::NotUtf8)?;
-    let fields: ResultField<'_> = parse_object(text).map_err(|e| match e {
+    // The last `result` wins, as with Python's `json.loads`.
+    let [result] = object::fields(text, ["result"]).map_err(|e| match e {
         ObjectError::NotObject => ReplyError::NotObject,
         ObjectError::Json(detail) => ReplyError::NotJson { detail },
     })?;
-    let raw = fields.0.ok_or(ReplyError::MissingResult)?;
-    json_string(raw).ok_or(ReplyError::ResultNotString)
-}
-
-/// The last `result` value of a JSON object, unparsed; other keys are
-/// skipped. The last one wins as with Python's `json.loads` (a derived
-/// struct would refuse a duplicate key).
-struct ResultField<'a>(Option<&'a RawValue>);
-
-impl<'de> Deserialize<'de> for ResultField<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ResultVisitor)
-    }
-}
-
-struct ResultVisitor;
-
-impl<'de> Visitor<'de> for ResultVisitor {
-    type Value = ResultField<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut result = None;
-        while let Some(IsResult(is_result)) = map.next_key()? {
-            if is_result {
-                result = Some(map.next_value()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(ResultField(result))
-    }
-}
-
-/// A key, reduced to whether it is `result`, so that reading the keys of
-/// an object allocates nothing.
-struct IsResult(bool);
-
-impl<'de> Deserialize<'de> for IsResult {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = IsResult;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<IsResult, E> {
-                Ok(IsResult(key == "result"))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
-    }
+    let raw = result.ok_or(ReplyError::MissingResult)?;
+    object::string(raw).ok_or(ReplyError::ResultNotString)
 }
 
 #[cfg(test)]

@@ -8,13 +8,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::encode::{self, BINARY_ENCODING, JSON_ENCODING, SEARCH_ACTION};
 use crate::header::CONTENT_TYPE_JSON;
-use crate::header::{json_string, parse_object, present, ObjectError};
+use crate::object::{self, ObjectError};
 use crate::reply::ERROR_PREFIX;
 use crate::{fast, json, Frame, ProtoError};
 
@@ -170,26 +168,18 @@ pub enum Request<'a> {
     },
 }
 
-/// `null` counts as present (see [`present`]): it is not a string, not
-/// missing.
-#[derive(Deserialize)]
-struct RawRequest<'a> {
-    #[serde(default, borrow, deserialize_with = "present")]
-    action: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    value: Option<&'a RawValue>,
-}
-
 impl<'a> Request<'a> {
     /// Reads the request a frame carries, or says what is wrong with it.
     pub fn parse(frame: &Frame<'a>) -> Result<Self, ProtoError> {
-        if frame.content.is_empty() {
-            return Err(ProtoError::EmptyContent);
-        }
+        // Binary content of any length is a request, the empty one too
+        // (PROTOCOL.md, section 3); empty JSON content is not JSON.
         if !frame.header.is_json() {
             return Ok(Self::Binary {
                 content: frame.content,
             });
+        }
+        if frame.content.is_empty() {
+            return Err(ProtoError::EmptyContent);
         }
         if let Some((action, value)) = fast::request(frame.content) {
             return Ok(if action == SEARCH_ACTION {
@@ -205,26 +195,24 @@ impl<'a> Request<'a> {
         }
         // The header check already refused every encoding but UTF-8.
         let text = std::str::from_utf8(frame.content).map_err(|_| ProtoError::ContentNotUtf8)?;
-        let raw: RawRequest<'a> = parse_object(text).map_err(|e| match e {
+        // `null` counts as present: it is not a string, not missing.
+        let [action, value] = object::fields(text, ["action", "value"]).map_err(|e| match e {
             ObjectError::NotObject => ProtoError::ContentNotObject,
             ObjectError::Json(detail) => ProtoError::ContentNotJson { detail },
         })?;
-        let action = string_field(raw.action, "action")?;
+        let action = string_field(action, "action")?;
         if action != SEARCH_ACTION {
-            let value = string_field(raw.value, "value").ok();
+            let value = string_field(value, "value").ok();
             return Ok(Self::OtherAction { action, value });
         }
-        let value = string_field(raw.value, "value")?;
+        let value = string_field(value, "value")?;
         Ok(Self::Search { value })
     }
 }
 
-fn string_field<'a>(
-    raw: Option<&'a RawValue>,
-    field: &'static str,
-) -> Result<Cow<'a, str>, ProtoError> {
+fn string_field<'a>(raw: Option<&'a str>, field: &'static str) -> Result<Cow<'a, str>, ProtoError> {
     let raw = raw.ok_or(ProtoError::MissingField { field })?;
-    json_string(raw).ok_or(ProtoError::FieldNotString { field })
+    object::string(raw).ok_or(ProtoError::FieldNotString { field })
 }
 
 /// The search service over one table.

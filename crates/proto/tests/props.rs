@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use sockmux_proto::service::SERVER_BINARY_TYPE;
 use sockmux_proto::{
-    encode, error_response, json, ByteOrder, Decoder, Frame, Limits, ProtoError, QuoteStyle, Reply,
+    encode, error_response, json, result_response, ByteOrder, Decoder, Frame, Limits, ProtoError, QuoteStyle, Reply,
     Request, SearchService, StreamDecoder, Table,
 };
 
@@ -538,5 +538,157 @@ proptest! {
             error_response(&err, &mut response).expect("encodes");
             prop_assert_eq!(read_reply(&response)?, Read::Error(format!("Error: {err}.")));
         }
+    }
+}
+
+/// JSON values a key the reader does not use may carry: Python's
+/// non-finite numbers among them, nested.
+fn ignored_value() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(vec![
+        "NaN", "Infinity", "-Infinity", "null", "true", "0", "-1.5e3", "\"x\"", "\"\\ud800\"",
+    ])
+    .prop_map(str::to_owned);
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(", "))),
+            proptest::collection::vec(inner, 0..3).prop_map(|v| {
+                let members: Vec<String> = v.iter().map(|x| format!("\"k\": {x}")).collect();
+                format!("{{{}}}", members.join(", "))
+            }),
+        ]
+    })
+}
+
+/// A value for a key the reader does use, which a later duplicate of the
+/// key overrides: anything at all, wrong types included.
+fn overridden_value() -> impl Strategy<Value = String> {
+    prop_oneof![ignored_value(), Just("\"text/json\"".to_owned()), Just("-1".to_owned())]
+}
+
+/// The members of a canonical object rewritten as Python's `json.loads`
+/// still reads them the same: each key may come earlier with a value a
+/// later duplicate overrides; keys nothing reads, holding non-finite
+/// numbers, are mixed in; `extra` members go at the end (after the last
+/// value of every key); whitespace varies.
+fn noisy_object(
+    members: &[(String, String)],
+    extra: &[(String, String)],
+) -> impl Strategy<Value = String> {
+    let members = members.to_vec();
+    let extra = extra.to_vec();
+    let n = members.len();
+    (
+        proptest::collection::vec(proptest::option::of(overridden_value()), n),
+        proptest::collection::vec(proptest::option::of(("x-[a-z]{1,3}", ignored_value())), n + 1),
+        prop::sample::select(vec![", ", ",", " ,\n ", "\t,"]),
+        prop::sample::select(vec![": ", ":", " :\t", "\n:"]),
+    )
+        .prop_map(move |(earlier, unknown, comma, colon)| {
+            let mut out: Vec<(String, String)> = Vec::new();
+            for (key, value) in members.iter().zip(&earlier).filter_map(|(m, e)| Some((&m.0, e.as_ref()?))) {
+                out.push((key.clone(), value.clone()));
+            }
+            for (i, member) in members.iter().enumerate() {
+                if let Some((key, value)) = &unknown[i] {
+                    out.push((format!("\"{key}\""), value.clone()));
+                }
+                out.push(member.clone());
+            }
+            if let Some((key, value)) = &unknown[n] {
+                out.push((format!("\"{key}\""), value.clone()));
+            }
+            out.extend(extra.iter().cloned());
+            let body: Vec<String> = out.iter().map(|(k, v)| format!("{k}{colon}{v}")).collect();
+            format!("{{ {} }}", body.join(comma))
+        })
+}
+
+/// A JSON string's text.
+fn quoted(s: &str) -> String {
+    let mut out = Vec::new();
+    json::write_str(&mut out, s);
+    String::from_utf8(out).expect("UTF-8")
+}
+
+/// A message (its header canonical, so it takes the fast path) and the same
+/// header rewritten by [`noisy_object`], with `"keep-alive": null` added
+/// when the message does not ask for keep-alive.
+fn noisy_header() -> impl Strategy<Value = (Msg, String)> {
+    (msg(), any::<bool>()).prop_flat_map(|(m, null_keep_alive)| {
+        let mut members = vec![
+            ("\"byteorder\"".to_owned(), quoted(ByteOrder::native().as_str())),
+            ("\"content-type\"".to_owned(), quoted(&m.content_type)),
+            ("\"content-encoding\"".to_owned(), quoted(&m.content_encoding)),
+            ("\"content-length\"".to_owned(), m.content.len().to_string()),
+        ];
+        let mut extra = Vec::new();
+        if m.keep_alive {
+            members.push(("\"keep-alive\"".to_owned(), "true".to_owned()));
+        } else if null_keep_alive {
+            extra.push(("\"keep-alive\"".to_owned(), "null".to_owned()));
+        }
+        noisy_object(&members, &extra).prop_map(move |text| (m.clone(), text))
+    })
+}
+
+/// Decodes protoheader + `header` + the message's content.
+fn decode_with_header(header: &str, content: &[u8]) -> Result<Decoded, ProtoError> {
+    let mut wire = u16::try_from(header.len())
+        .expect("generated headers are short")
+        .to_be_bytes()
+        .to_vec();
+    wire.extend_from_slice(header.as_bytes());
+    wire.extend_from_slice(content);
+    let mut decoder = Decoder::new(Limits::default());
+    let frame = decoder.decode(&wire)?.expect("whole");
+    Ok(Decoded::from(frame))
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Duplicate keys (the last wins), non-finite numbers in keys nothing
+    /// reads, `"keep-alive": null` and free whitespace take the general
+    /// path and give what the canonical header gives on the fast path.
+    #[test]
+    fn a_header_read_as_python_reads_it_agrees_with_its_canonical_form(
+        (m, noisy) in noisy_header(),
+    ) {
+        prop_assert_eq!(decode_with_header(&noisy, &m.content), Ok(m.decoded()), "{}", noisy);
+    }
+
+    /// The same for a request's content: its `action` and `value`, after
+    /// duplicates and noise, are the ones the canonical request carries.
+    #[test]
+    fn a_request_read_as_python_reads_it_agrees_with_its_canonical_form(
+        (action, value, noisy) in ("search|[a-z]{1,6}", "\\PC{0,8}|[\"\\\\\\x00-\\x1f]{0,4}")
+            .prop_flat_map(|(action, value): (String, String)| {
+                let members = [("\"action\"".to_owned(), quoted(&action)), ("\"value\"".to_owned(), quoted(&value))];
+                noisy_object(&members, &[]).prop_map(move |text| (action.clone(), value.clone(), text))
+            }),
+    ) {
+        let mut canonical = Vec::new();
+        encode::json_request(&action, &value, false, &mut canonical).expect("encodes");
+        let mut noisy_wire = Vec::new();
+        encode::message(&mut noisy_wire, "text/json", "utf-8", &[noisy.as_bytes()], false).expect("encodes");
+        let (mut a, mut b) = (Decoder::new(Limits::default()), Decoder::new(Limits::default()));
+        let fast = a.decode(&canonical).expect("valid").expect("whole");
+        let general = b.decode(&noisy_wire).expect("valid").expect("whole");
+        prop_assert_eq!(Request::parse(&general), Request::parse(&fast), "{}", noisy);
+    }
+
+    /// And for a response's `result`, as a client reads it.
+    #[test]
+    fn a_reply_read_as_python_reads_it_agrees_with_its_canonical_form(
+        (result, noisy) in "\\PC{0,8}|Error: [\"\\\\\\x00-\\x1f]{0,4}".prop_flat_map(|result: String| {
+            let members = [("\"result\"".to_owned(), quoted(&result))];
+            noisy_object(&members, &[]).prop_map(move |text| (result.clone(), text))
+        }),
+    ) {
+        let mut canonical = Vec::new();
+        result_response(&result, false, &mut canonical).expect("encodes");
+        let mut noisy_wire = Vec::new();
+        encode::message(&mut noisy_wire, "text/json", "utf-8", &[noisy.as_bytes()], false).expect("encodes");
+        prop_assert_eq!(read_reply(&noisy_wire)?, read_reply(&canonical)?, "{}", noisy);
     }
 }
