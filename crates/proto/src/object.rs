@@ -241,7 +241,9 @@ impl<'a> Scanner<'a> {
         self.at += 1;
         loop {
             let rest = &self.text.as_bytes()[self.at..];
-            let Some(stop) = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            let Some(stop) = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
             else {
                 self.at = self.text.len();
                 return Err(self.error("unterminated string"));
@@ -315,14 +317,26 @@ mod tests {
     #[test]
     fn a_duplicate_key_keeps_its_last_value() {
         let text = r#"{"a": 1, "b": {"a": 9}, "a": [2, 3], "c\u0061": "x"}"#;
-        assert_eq!(fields(text, ["a", "b", "ca"]), Ok([Some("[2, 3]"), Some(r#"{"a": 9}"#), Some(r#""x""#)]));
+        assert_eq!(
+            fields(text, ["a", "b", "ca"]),
+            Ok([Some("[2, 3]"), Some(r#"{"a": 9}"#), Some(r#""x""#)])
+        );
     }
 
     #[test]
     fn non_finite_numbers_are_values() {
         let text = r#"{"x": [NaN, Infinity, -Infinity, {"y": NaN}], "n": NaN, "i": -Infinity}"#;
-        assert_eq!(fields(text, ["n", "i"]), Ok([Some("NaN"), Some("-Infinity")]));
-        for bad in ["{\"x\": nan}", "{\"x\": -NaN}", "{\"x\": +1}", "{\"x\": Infinit}", "{\"x\": NaN1}"] {
+        assert_eq!(
+            fields(text, ["n", "i"]),
+            Ok([Some("NaN"), Some("-Infinity")])
+        );
+        for bad in [
+            "{\"x\": nan}",
+            "{\"x\": -NaN}",
+            "{\"x\": +1}",
+            "{\"x\": Infinit}",
+            "{\"x\": NaN1}",
+        ] {
             assert!(matches!(one(bad, "x"), Err(ObjectError::Json(_))), "{bad}");
         }
     }
@@ -335,10 +349,13 @@ mod tests {
 
     #[test]
     fn nesting_beyond_serdes_limit_up_to_ours_is_accepted() {
-        let nested = |depth: usize| format!("{{\"x\": {}{}}}", "[".repeat(depth), "]".repeat(depth));
+        let nested =
+            |depth: usize| format!("{{\"x\": {}{}}}", "[".repeat(depth), "]".repeat(depth));
         assert_eq!(one(&nested(989), "y"), Ok(None), "what the reference reads");
         assert_eq!(one(&nested(MAX_DEPTH - 1), "y"), Ok(None));
-        assert!(matches!(one(&nested(MAX_DEPTH), "y"), Err(ObjectError::Json(e)) if e.starts_with("nested too deeply")));
+        assert!(
+            matches!(one(&nested(MAX_DEPTH), "y"), Err(ObjectError::Json(e)) if e.starts_with("nested too deeply"))
+        );
     }
 
     #[test]
@@ -354,12 +371,33 @@ mod tests {
         for text in ["[]", " 7 ", "NaN", "\"{\"", "null"] {
             assert_eq!(one(text, "x"), Err(ObjectError::NotObject), "{text}");
         }
-        for text in ["", " ", "{", "[", "{}}", "{\"a\" 1}", "{\"a\": 1,}", "[1,]", "{1: 2}", "\"\\x\"", "\"\u{1}\"", "01", "1.", "1e", "-"] {
-            assert!(matches!(one(text, "x"), Err(ObjectError::Json(_))), "{text:?}");
+        for text in [
+            "",
+            " ",
+            "{",
+            "[",
+            "{}}",
+            "{\"a\" 1}",
+            "{\"a\": 1,}",
+            "[1,]",
+            "{1: 2}",
+            "\"\\x\"",
+            "\"\u{1}\"",
+            "01",
+            "1.",
+            "1e",
+            "-",
+        ] {
+            assert!(
+                matches!(one(text, "x"), Err(ObjectError::Json(_))),
+                "{text:?}"
+            );
         }
         assert_eq!(
             one("{\n  \"a\": ?}", "a"),
-            Err(ObjectError::Json("expected a value at line 2 column 8".into()))
+            Err(ObjectError::Json(
+                "expected a value at line 2 column 8".into()
+            ))
         );
     }
 

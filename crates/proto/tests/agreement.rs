@@ -68,9 +68,16 @@ fn a_duplicate_header_key_keeps_its_last_value() {
     assert!(!header.keep_alive);
 
     // And the other way round: a valid first value does not save a bad last one.
-    let err = parse_header(&json_header(2, r#", "content-length": "2""#)).expect_err("bad last value");
+    let err =
+        parse_header(&json_header(2, r#", "content-length": "2""#)).expect_err("bad last value");
     assert!(
-        matches!(err, ProtoError::HeaderKeyType { key: "content-length", .. }),
+        matches!(
+            err,
+            ProtoError::HeaderKeyType {
+                key: "content-length",
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -103,13 +110,19 @@ fn non_finite_numbers_are_errors_where_an_integer_or_string_is_needed() {
         ("Infinity", ProtoError::ContentLengthNotInteger),
         ("-Infinity", ProtoError::NegativeContentLength),
     ] {
-        let text = json_header(0, "").replace("\"content-length\": 0", &format!("\"content-length\": {length}"));
+        let text = json_header(0, "").replace(
+            "\"content-length\": 0",
+            &format!("\"content-length\": {length}"),
+        );
         assert_eq!(parse_header(&text), Err(expected), "{length}");
     }
     let text = json_header(1, "").replace("\"utf-8\"", "NaN");
     assert!(matches!(
         parse_header(&text),
-        Err(ProtoError::HeaderKeyType { key: "content-encoding", .. })
+        Err(ProtoError::HeaderKeyType {
+            key: "content-encoding",
+            ..
+        })
     ));
     let content = br#"{"action": "search", "value": NaN}"#;
     assert_eq!(
@@ -122,8 +135,11 @@ fn non_finite_numbers_are_errors_where_an_integer_or_string_is_needed() {
 fn keep_alive_null_is_the_same_as_no_keep_alive() {
     let header = parse_header(&json_header(41, r#", "keep-alive": null"#)).expect("valid");
     assert!(!header.keep_alive);
-    let header = parse_header(&json_header(41, r#", "keep-alive": null, "keep-alive": true"#))
-        .expect("valid");
+    let header = parse_header(&json_header(
+        41,
+        r#", "keep-alive": null, "keep-alive": true"#,
+    ))
+    .expect("valid");
     assert!(header.keep_alive, "the last value wins");
 }
 
@@ -151,7 +167,8 @@ fn a_binary_request_with_no_content_is_answered() {
 fn a_reply_with_a_duplicate_result_or_non_finite_numbers_reads_its_last_result() {
     let content = br#"{"result": "first", "score": NaN, "result": "Follow the white rabbit."}"#;
     let mut out = Vec::new();
-    sockmux_proto::encode::message(&mut out, "text/json", "utf-8", &[content], false).expect("encodes");
+    sockmux_proto::encode::message(&mut out, "text/json", "utf-8", &[content], false)
+        .expect("encodes");
     let mut decoder = Decoder::new(Limits::default());
     let frame = decoder.decode(&out).expect("valid").expect("whole");
     assert_eq!(

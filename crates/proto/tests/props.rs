@@ -11,8 +11,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use sockmux_proto::service::SERVER_BINARY_TYPE;
 use sockmux_proto::{
-    encode, error_response, json, result_response, ByteOrder, Decoder, Frame, Limits, ProtoError, QuoteStyle, Reply,
-    Request, SearchService, StreamDecoder, Table,
+    encode, error_response, json, result_response, ByteOrder, Decoder, Frame, Limits, ProtoError,
+    QuoteStyle, Reply, Request, SearchService, StreamDecoder, Table,
 };
 
 /// Seed used when `PROPTEST_RNG_SEED` is not set.
@@ -545,12 +545,21 @@ proptest! {
 /// non-finite numbers among them, nested.
 fn ignored_value() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(vec![
-        "NaN", "Infinity", "-Infinity", "null", "true", "0", "-1.5e3", "\"x\"", "\"\\ud800\"",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "null",
+        "true",
+        "0",
+        "-1.5e3",
+        "\"x\"",
+        "\"\\ud800\"",
     ])
     .prop_map(str::to_owned);
     leaf.prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(", "))),
+            proptest::collection::vec(inner.clone(), 0..3)
+                .prop_map(|v| format!("[{}]", v.join(", "))),
             proptest::collection::vec(inner, 0..3).prop_map(|v| {
                 let members: Vec<String> = v.iter().map(|x| format!("\"k\": {x}")).collect();
                 format!("{{{}}}", members.join(", "))
@@ -562,7 +571,11 @@ fn ignored_value() -> impl Strategy<Value = String> {
 /// A value for a key the reader does use, which a later duplicate of the
 /// key overrides: anything at all, wrong types included.
 fn overridden_value() -> impl Strategy<Value = String> {
-    prop_oneof![ignored_value(), Just("\"text/json\"".to_owned()), Just("-1".to_owned())]
+    prop_oneof![
+        ignored_value(),
+        Just("\"text/json\"".to_owned()),
+        Just("-1".to_owned())
+    ]
 }
 
 /// The members of a canonical object rewritten as Python's `json.loads`
@@ -579,13 +592,20 @@ fn noisy_object(
     let n = members.len();
     (
         proptest::collection::vec(proptest::option::of(overridden_value()), n),
-        proptest::collection::vec(proptest::option::of(("x-[a-z]{1,3}", ignored_value())), n + 1),
+        proptest::collection::vec(
+            proptest::option::of(("x-[a-z]{1,3}", ignored_value())),
+            n + 1,
+        ),
         prop::sample::select(vec![", ", ",", " ,\n ", "\t,"]),
         prop::sample::select(vec![": ", ":", " :\t", "\n:"]),
     )
         .prop_map(move |(earlier, unknown, comma, colon)| {
             let mut out: Vec<(String, String)> = Vec::new();
-            for (key, value) in members.iter().zip(&earlier).filter_map(|(m, e)| Some((&m.0, e.as_ref()?))) {
+            for (key, value) in members
+                .iter()
+                .zip(&earlier)
+                .filter_map(|(m, e)| Some((&m.0, e.as_ref()?)))
+            {
                 out.push((key.clone(), value.clone()));
             }
             for (i, member) in members.iter().enumerate() {
@@ -616,9 +636,15 @@ fn quoted(s: &str) -> String {
 fn noisy_header() -> impl Strategy<Value = (Msg, String)> {
     (msg(), any::<bool>()).prop_flat_map(|(m, null_keep_alive)| {
         let mut members = vec![
-            ("\"byteorder\"".to_owned(), quoted(ByteOrder::native().as_str())),
+            (
+                "\"byteorder\"".to_owned(),
+                quoted(ByteOrder::native().as_str()),
+            ),
             ("\"content-type\"".to_owned(), quoted(&m.content_type)),
-            ("\"content-encoding\"".to_owned(), quoted(&m.content_encoding)),
+            (
+                "\"content-encoding\"".to_owned(),
+                quoted(&m.content_encoding),
+            ),
             ("\"content-length\"".to_owned(), m.content.len().to_string()),
         ];
         let mut extra = Vec::new();
