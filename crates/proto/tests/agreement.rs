@@ -6,6 +6,7 @@
 //! reference server.
 
 use sockmux_proto::{Decoder, Header, Limits, ProtoError, Reply, Request, SearchService, Table};
+use sockmux_test_support::app::frame;
 
 /// A header with the keys of a text/json request of `len` bytes, then `extra`.
 fn json_header(len: usize, extra: &str) -> String {
@@ -19,16 +20,6 @@ fn parse_header(text: &str) -> Result<Header, ProtoError> {
     header
         .parse_into(text.as_bytes(), &Limits::default())
         .map(|()| header)
-}
-
-fn wire(header: &str, content: &[u8]) -> Vec<u8> {
-    let mut out = u16::try_from(header.len())
-        .expect("fits")
-        .to_be_bytes()
-        .to_vec();
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(content);
-    out
 }
 
 /// Decodes one message and reads its request, owned.
@@ -86,7 +77,7 @@ fn a_duplicate_header_key_keeps_its_last_value() {
 fn a_duplicate_request_key_keeps_its_last_value() {
     let content = br#"{"action": "other", "value": "x", "action": "search", "value": "ring"}"#;
     assert_eq!(
-        request(&wire(&json_header(content.len(), ""), content)),
+        request(&frame(&json_header(content.len(), ""), content)),
         Ok(search("ring"))
     );
 }
@@ -98,7 +89,7 @@ fn non_finite_numbers_are_fine_where_nothing_reads_them() {
     assert_eq!(header.content_length, 41);
     let content = br#"{"action": "search", "score": NaN, "value": "morpheus", "w": -Infinity}"#;
     assert_eq!(
-        request(&wire(&json_header(content.len(), extra), content)),
+        request(&frame(&json_header(content.len(), extra), content)),
         Ok(search("morpheus"))
     );
 }
@@ -126,7 +117,7 @@ fn non_finite_numbers_are_errors_where_an_integer_or_string_is_needed() {
     ));
     let content = br#"{"action": "search", "value": NaN}"#;
     assert_eq!(
-        request(&wire(&json_header(content.len(), ""), content)),
+        request(&frame(&json_header(content.len(), ""), content)),
         Err(ProtoError::FieldNotString { field: "value" })
     );
 }
@@ -146,7 +137,7 @@ fn keep_alive_null_is_the_same_as_no_keep_alive() {
 #[test]
 fn a_binary_request_with_no_content_is_answered() {
     let header = r#"{"byteorder": "little", "content-type": "binary/custom-client-binary-type", "content-encoding": "binary", "content-length": 0}"#;
-    let parsed = request(&wire(header, b"")).expect("a request");
+    let parsed = request(&frame(header, b"")).expect("a request");
     assert_eq!(parsed, Request::Binary { content: &[] });
     let mut response = Vec::new();
     SearchService::new(Table::builtin())

@@ -14,6 +14,7 @@ use sockmux_proto::{
     encode, error_response, json, result_response, ByteOrder, Decoder, Frame, Limits, ProtoError,
     QuoteStyle, Reply, Request, SearchService, StreamDecoder, Table,
 };
+use sockmux_test_support::app::frame;
 
 /// Seed used when `PROPTEST_RNG_SEED` is not set.
 const SEED: u64 = 0x50c4_4d0c;
@@ -659,12 +660,7 @@ fn noisy_header() -> impl Strategy<Value = (Msg, String)> {
 
 /// Decodes protoheader + `header` + the message's content.
 fn decode_with_header(header: &str, content: &[u8]) -> Result<Decoded, ProtoError> {
-    let mut wire = u16::try_from(header.len())
-        .expect("generated headers are short")
-        .to_be_bytes()
-        .to_vec();
-    wire.extend_from_slice(header.as_bytes());
-    wire.extend_from_slice(content);
+    let wire = frame(header, content);
     let mut decoder = Decoder::new(Limits::default());
     let frame = decoder.decode(&wire)?.expect("whole");
     Ok(Decoded::from(frame))
