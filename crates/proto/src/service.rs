@@ -273,7 +273,12 @@ impl SearchService {
                     &[&answer.content],
                     keep_alive,
                 ),
-                None => result_message(out, keep_alive, |w| quote.write(w, "No match for ", value)),
+                None => {
+                    // The answer quotes the whole key back: room for it at
+                    // once, rather than doubling up to twice its size.
+                    out.reserve(value.len() + 64);
+                    result_message(out, keep_alive, |w| quote.write(w, "No match for ", value))
+                }
             },
             Request::OtherAction { action, .. } => result_message(out, keep_alive, |w| {
                 w.write_str(ERROR_PREFIX)?;
