@@ -42,7 +42,7 @@ pub struct ServerArgs {
     #[arg(default_value = "127.0.0.1", value_parser = host::parse)]
     host: Host,
     /// Port to bind; 0 picks a free one (printed on the first line).
-    #[arg(default_value_t = ServerConfig::DEFAULT_PORT)]
+    #[arg(value_parser = parse::server_port, default_value_t = ServerConfig::DEFAULT_PORT)]
     port: u16,
     /// Worker threads, each with its own event loop, at most 1024 [default: the number of
     /// cores]
@@ -52,8 +52,10 @@ pub struct ServerArgs {
     /// listener, or one acceptor thread handing them out.
     #[arg(long, value_enum, default_value_t = Accept::Reuseport)]
     accept: Accept,
-    /// Connections open at once; the next is refused (with an error response on the app protocol).
-    #[arg(long, default_value_t = ServerConfig::default().max_connections)]
+    /// Connections open at once, 1 to 1000000; the next is refused (with an error response on
+    /// the app protocol).
+    #[arg(long, value_name = "N", value_parser = parse::connections,
+          default_value_t = ServerConfig::default().max_connections)]
     max_connections: usize,
     /// Seconds without progress after which a connection is closed (at most one year).
     #[arg(long, value_name = "SECS", value_parser = parse::seconds,
