@@ -88,6 +88,15 @@ pub fn connections(text: &str) -> Result<usize, String> {
     whole(text, 1, MAX_CONNECTIONS, "")
 }
 
+/// Most of anything a loop does per turn (reads of one connection,
+/// accepts): more would let one source hold its loop for long.
+const MAX_PER_TURN: usize = 65_536;
+
+/// A number of operations per loop turn, from 1 to 65536.
+pub fn per_turn(text: &str) -> Result<usize, String> {
+    whole(text, 1, MAX_PER_TURN, "")
+}
+
 /// A number of threads from 1 to [`MAX_THREADS`].
 pub fn threads(text: &str) -> Result<usize, String> {
     whole(text, 1, MAX_THREADS, "")

@@ -69,6 +69,15 @@ pub struct ServerArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes,
           default_value_t = ServerConfig::default().max_output)]
     max_output: usize,
+    /// Reads one connection gets per loop turn before the others have theirs (fairness), 1 to
+    /// 65536.
+    #[arg(long, value_name = "N", value_parser = parse::per_turn,
+          default_value_t = ServerConfig::default().read_budget)]
+    read_budget: usize,
+    /// Connections accepted per loop turn before the loop serves the ones it has, 1 to 65536.
+    #[arg(long, value_name = "N", value_parser = parse::per_turn,
+          default_value_t = ServerConfig::default().accept_batch)]
+    accept_batch: usize,
 }
 
 impl ServerArgs {
@@ -87,6 +96,8 @@ impl ServerArgs {
             idle_timeout: self.idle_timeout.0,
             drain_timeout: self.drain_timeout.0,
             max_output: self.max_output,
+            read_budget: self.read_budget,
+            accept_batch: self.accept_batch,
             ..defaults
         })
     }
