@@ -154,6 +154,12 @@ impl Decoder {
     }
 }
 
+/// Extra room a large message's buffer gets: enough that, once freed, it
+/// can hold the answer that quotes the message back (the answer's header
+/// is a little longer than the request's), so the allocator reuses it
+/// instead of taking fresh memory for every answer.
+const ANSWER_ROOM: usize = 512;
+
 /// A [`Decoder`] with a buffer of its own for the bytes of a message that
 /// has not fully arrived.
 ///
@@ -233,7 +239,7 @@ impl StreamDecoder {
     fn reserve_message(&mut self, have: usize) {
         if let Some(len) = self.decoder.message_len() {
             if len > have && len > self.buf.capacity() {
-                self.buf.reserve_exact(len - self.buf.len());
+                self.buf.reserve_exact(len - self.buf.len() + ANSWER_ROOM);
             }
         }
     }

@@ -22,6 +22,9 @@ use crate::{fast, json, Frame, ProtoError};
 pub const SERVER_BINARY_TYPE: &str = "binary/custom-server-binary-type";
 /// Text in front of the first bytes of a binary request, in its response.
 const BINARY_PREFIX: &[u8] = b"First 10 bytes of request: ";
+/// Room for everything in a "No match" answer but the quoted key: the
+/// protoheader, the JSON header and the result's fixed text.
+const ANSWER_OVERHEAD: usize = 256;
 /// How many bytes of a binary request its response echoes.
 const BINARY_ECHO_LEN: usize = 10;
 
@@ -276,7 +279,7 @@ impl SearchService {
                 None => {
                     // The answer quotes the whole key back: room for it at
                     // once, rather than doubling up to twice its size.
-                    out.reserve(value.len() + 64);
+                    out.reserve(value.len() + ANSWER_OVERHEAD);
                     result_message(out, keep_alive, |w| quote.write(w, "No match for ", value))
                 }
             },
