@@ -142,6 +142,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// `what` and where. It never quotes the peer's bytes, so an error
+    /// answer stays small whatever the peer sent.
     fn error(&self, what: &str) -> ObjectError {
         let mut end = self.at.min(self.text.len());
         while !self.text.is_char_boundary(end) {
