@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
@@ -125,18 +126,12 @@ impl<V: Service, T: Layers> Worker<V, T> {
                 match event.token() {
                     LISTENER => self.gate.on_readable(),
                     WAKER => self.take_handoffs(),
-                    Token(t) => {
-                        let key = t - FIRST_CONN;
-                        if let Some(entry) = self.conns.get_mut(key) {
-                            entry.peer.stream.on_event(event);
-                            self.drive(key, now);
-                        }
-                    }
+                    Token(t) => self.drive(t - FIRST_CONN, Some(event), now),
                 }
             }
             let mut turn = self.ready.turn();
             while let Some(key) = self.ready.next(&mut turn) {
-                self.drive(key, now);
+                self.drive(key, None, now);
             }
             if self.shutdown.is_triggered() && self.drain_deadline.is_none() {
                 self.begin_drain(now);
@@ -242,7 +237,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
         // usually waiting already: serve it before registering. A
         // one-request connection is then read, answered and closed with no
         // epoll or socket-option calls at all.
-        self.drive(key, now);
+        self.drive(key, None, now);
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
@@ -263,12 +258,15 @@ impl<V: Service, T: Layers> Worker<V, T> {
     }
 
     /// Does the I/O a connection's readiness allows, up to its read budget
-    /// for this turn.
-    #[inline]
-    fn drive(&mut self, key: usize, now: Instant) {
+    /// for this turn, after folding in its readiness `event` if it has one
+    /// (one slab lookup for both: this is every message's path).
+    fn drive(&mut self, key: usize, event: Option<&Event>, now: Instant) {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
+        if let Some(event) = event {
+            entry.peer.stream.on_event(event);
+        }
         let outcome = drive(
             &mut entry.conn,
             &mut entry.peer,
@@ -295,7 +293,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             if let Some(entry) = self.conns.get_mut(key) {
                 entry.conn.handle_shutdown(&mut self.stats);
             }
-            self.drive(key, now);
+            self.drive(key, None, now);
         }
     }
 
@@ -320,7 +318,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             );
         }
         for key in fired {
-            self.drive(key, now);
+            self.drive(key, None, now);
         }
     }
 
@@ -333,7 +331,10 @@ impl<V: Service, T: Layers> Worker<V, T> {
         // it from the epoll set, so deregistering would only add a syscall
         // to every connection. mio asks for it on other platforms.
         if !cfg!(target_os = "linux") {
-            let _ = self.poll.registry().deregister(entry.peer.stream.socket_mut());
+            let _ = self
+                .poll
+                .registry()
+                .deregister(entry.peer.stream.socket_mut());
         }
     }
 }

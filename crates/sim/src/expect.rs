@@ -144,7 +144,11 @@ impl Expect {
                 received.len(),
                 script.len(),
                 sent,
-                if script.starts_with(received) { "" } else { ", not in order" }
+                if script.starts_with(received) {
+                    ""
+                } else {
+                    ", not in order"
+                }
             )),
             Expect::Echo | Expect::Nothing => Ok(()),
         }

@@ -46,7 +46,12 @@ impl Kind {
         Kind::SlowLoris,
     ];
     /// Every kind an echo server meets.
-    pub const ECHO: [Kind; 4] = [Kind::Streamer, Kind::SlowReader, Kind::Flooder, Kind::Resetter];
+    pub const ECHO: [Kind; 4] = [
+        Kind::Streamer,
+        Kind::SlowReader,
+        Kind::Flooder,
+        Kind::Resetter,
+    ];
 }
 
 /// One simulated client.
@@ -111,7 +116,13 @@ impl Peer {
                 };
                 let closes = kind != Kind::Flooder && rng.one_in(2);
                 let keys = (0..n)
-                    .map(|i| search(rng.pick::<String>(keys), !(closes && i + 1 == n), &mut script))
+                    .map(|i| {
+                        search(
+                            rng.pick::<String>(keys),
+                            !(closes && i + 1 == n),
+                            &mut script,
+                        )
+                    })
                     .collect();
                 Expect::Answers { keys, closes }
             }
@@ -152,7 +163,11 @@ impl Peer {
             Kind::SlowReader => (2, Some(rng.range(5, 30) as u32), rng.range(16, 512)),
             Kind::Flooder => (1, None, 0),
             Kind::SlowLoris => (rng.range(20, 400) as u32, Some(4), 4096),
-            _ => (rng.range(1, 3) as u32, Some(rng.range(1, 4) as u32), rng.range(1, 8192)),
+            _ => (
+                rng.range(1, 3) as u32,
+                Some(rng.range(1, 4) as u32),
+                rng.range(1, 8192),
+            ),
         };
         let piece = match kind {
             Kind::SlowLoris => 1,
@@ -205,7 +220,10 @@ impl Peer {
             return Ok(());
         }
         if self.sent < self.script.len() && self.rng.one_in(self.write_one_in) {
-            let end = self.script.len().min(self.sent + self.rng.range(1, self.piece));
+            let end = self
+                .script
+                .len()
+                .min(self.sent + self.rng.range(1, self.piece));
             let end = self.reset_at.map_or(end, |at| end.min(at));
             match link.peer_write(&self.script[self.sent..end]) {
                 Some(n) => self.sent += n,
@@ -241,7 +259,10 @@ impl Peer {
     fn wants_fin(&self) -> bool {
         match &self.expect {
             _ if self.fin_when_sent => true,
-            Expect::Answers { keys, closes: false } => {
+            Expect::Answers {
+                keys,
+                closes: false,
+            } => {
                 // Cheap count: whole responses end where the next starts.
                 count_frames(&self.received) >= keys.len()
             }
@@ -272,7 +293,14 @@ impl Peer {
 
     fn check(&self, table: &Table, end: End) -> Result<(), String> {
         self.expect
-            .check(table, &self.script, self.sent, &self.received, end, self.refused)
+            .check(
+                table,
+                &self.script,
+                self.sent,
+                &self.received,
+                end,
+                self.refused,
+            )
             .map_err(|e| format!("{:?} peer: {e}", self.kind))
     }
 }

@@ -126,9 +126,25 @@ pub fn run_seed(seed: u64) -> Result<Report, Failure> {
     let limits_rng = &mut rng.fork();
     let config = SimConfig::draw(limits_rng);
     let app = AppService::new(SearchService::new(Table::builtin()), config.limits);
-    run_world(seed, "app", app, config, &Kind::APP, rng.fork(), &mut report)?;
+    run_world(
+        seed,
+        "app",
+        app,
+        config,
+        &Kind::APP,
+        rng.fork(),
+        &mut report,
+    )?;
     let config = SimConfig::draw(limits_rng);
-    run_world(seed, "echo", EchoService, config, &Kind::ECHO, rng.fork(), &mut report)?;
+    run_world(
+        seed,
+        "echo",
+        EchoService,
+        config,
+        &Kind::ECHO,
+        rng.fork(),
+        &mut report,
+    )?;
     Ok(report)
 }
 
@@ -167,7 +183,8 @@ where
         } else {
             // Nothing but timers left: skip to the next one.
             let next = server.next_timer().unwrap_or(now);
-            next.saturating_duration_since(now).max(Duration::from_millis(1))
+            next.saturating_duration_since(now)
+                .max(Duration::from_millis(1))
         };
         if peers.len() < crowd && rng.one_in(arrive_one_in) {
             let kind = *rng.pick(kinds);
@@ -202,7 +219,10 @@ where
         }
     }
     if server.active() != 0 {
-        let what = format!("slots: {} admission places held after the end", server.active());
+        let what = format!(
+            "slots: {} admission places held after the end",
+            server.active()
+        );
         return Err(fail(step, what));
     }
     report.steps += step;
