@@ -160,19 +160,23 @@ impl Peer {
             _ => expect,
         };
         let (write_one_in, read_one_in, read_max) = match kind {
-            Kind::SlowReader => (2, Some(rng.range(5, 30) as u32), rng.range(16, 512)),
+            Kind::SlowReader => (2, Some(rng.range(5, 30) as u32), rng.range(64, 512)),
             Kind::Flooder => (1, None, 0),
             Kind::SlowLoris => (rng.range(20, 400) as u32, Some(4), 4096),
+            // Small reads are the slow reader's; a byte at a time would take
+            // a 96 KiB stream past the end of the run.
             _ => (
                 rng.range(1, 3) as u32,
                 Some(rng.range(1, 4) as u32),
-                rng.range(1, 8192),
+                rng.range(512, 8192),
             ),
         };
         let piece = match kind {
             Kind::SlowLoris => 1,
             // Whole within the idle timeout (see `least_buffer`).
             Kind::HugeBody => rng.range(1024, 16 * 1024),
+            // Up to 96 KiB of stream: not a byte at a time.
+            Kind::Streamer => rng.range(64, 16 * 1024),
             _ => rng.range(1, 16 * 1024),
         };
         let reset_at = (kind == Kind::Resetter).then(|| rng.range(0, script.len()));
@@ -199,12 +203,13 @@ impl Peer {
     /// must arrive whole within the idle timeout from its first byte (the
     /// slow-loris rule), so a huge body through a 1-byte pipe would rightly
     /// be cut off: its buffers are big enough for the body to arrive in
-    /// well under the shortest idle timeout the worlds draw.
+    /// well under the shortest idle timeout the worlds draw. A slow reader
+    /// behind a 1-byte pipe would not finish within the run.
     pub fn least_buffer(&self) -> usize {
-        if self.kind == Kind::HugeBody {
-            4096
-        } else {
-            1
+        match self.kind {
+            Kind::HugeBody => 4096,
+            Kind::SlowReader => 512,
+            _ => 1,
         }
     }
 
@@ -281,7 +286,15 @@ impl Peer {
         match self.expect {
             Expect::Nothing | Expect::AtMostOneError => Ok(()),
             _ if self.refused => Ok(()),
-            _ => Err(format!("liveness: {:?} peer never finished", self.kind)),
+            _ => Err(format!(
+                "liveness: {:?} peer never finished (sent {} of {} bytes, received {}, \
+                 half-closed {})",
+                self.kind,
+                self.sent,
+                self.script.len(),
+                self.received.len(),
+                self.fin_sent
+            )),
         }
     }
 
