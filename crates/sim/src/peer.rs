@@ -203,12 +203,12 @@ impl Peer {
     /// must arrive whole within the idle timeout from its first byte (the
     /// slow-loris rule), so a huge body through a 1-byte pipe would rightly
     /// be cut off: its buffers are big enough for the body to arrive in
-    /// well under the shortest idle timeout the worlds draw. A slow reader
-    /// behind a 1-byte pipe would not finish within the run.
+    /// well under the shortest idle timeout the worlds draw. A stream of
+    /// tens of KiB through a 1-byte pipe would not finish within the run.
     pub fn least_buffer(&self) -> usize {
         match self.kind {
             Kind::HugeBody => 4096,
-            Kind::SlowReader => 512,
+            Kind::SlowReader | Kind::Streamer => 512,
             _ => 1,
         }
     }

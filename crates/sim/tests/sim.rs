@@ -60,11 +60,16 @@ fn seeded_worlds_keep_every_invariant() {
     let report = match (env_u64("SOCKMUX_SIM_SEED"), env_u64("SOCKMUX_SIM_SEEDS")) {
         (Some(seed), _) => run(seed..=seed),
         (None, Some(n)) => run(0..n),
-        (None, None) => run(0..CI_SEEDS),
+        (None, None) => {
+            let report = run(0..CI_SEEDS);
+            // Admission limits bit somewhere among the CI seeds.
+            assert!(report.refused > 0, "no seed reached max-connections");
+            report
+        }
     };
     // The worlds did something: a broken simulator that drives nothing
     // would pass every check.
-    assert!(report.requests > 0 && report.refused > 0 && report.bytes_in > 0);
+    assert!(report.requests > 0 && report.bytes_in > 0);
 }
 
 #[test]
