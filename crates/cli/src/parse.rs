@@ -1,11 +1,15 @@
-//! clap value parsers for every flag that takes seconds, a rate, a byte
-//! size or a count of connections, threads or requests in flight. Owns the
-//! bounds: a value that would later overflow a `Duration`, an `Instant` or
-//! an allocation (or that is negative, NaN or infinite) is refused here, so
-//! clap reports it with exit status 2 and no worker ever panics on it. What
-//! each flag means belongs to its command.
+//! clap value parsers for every flag or argument that takes a number:
+//! seconds, a rate, a byte size, a port, or a count of connections,
+//! threads, requests or payloads. Owns the bounds: a value that would later
+//! overflow a `Duration`, an `Instant` or an allocation, that makes no
+//! sense (a client connecting to port 0, a server admitting 0 connections),
+//! or that is negative, NaN or infinite is refused here, so clap reports it
+//! with exit status 2 and no worker ever panics on it. What each flag means
+//! belongs to its command; `tests/flag_sweep.rs` checks every numeric flag
+//! of every command goes through one of these.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Longest time any flag accepts: one year, in seconds.
@@ -21,6 +25,10 @@ pub const MAX_BYTES: usize = 1 << 30;
 pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// Most threads (server workers, bench threads).
 pub const MAX_THREADS: usize = 1024;
+/// Most requests one run makes: more than a day at ten million a second.
+pub const MAX_REQUESTS: u64 = 1_000_000_000_000;
+/// Most payloads one connection sends.
+pub const MAX_PAYLOADS: usize = 1_000_000_000;
 
 /// A flag's time: what [`seconds`] parsed, shown in `--help` as seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,14 +88,46 @@ pub fn connections(text: &str) -> Result<usize, String> {
     whole(text, 1, MAX_CONNECTIONS, "")
 }
 
+/// Most of anything a loop does per turn (reads of one connection,
+/// accepts): more would let one source hold its loop for long.
+const MAX_PER_TURN: usize = 65_536;
+
+/// A number of operations per loop turn, from 1 to 65536.
+pub fn per_turn(text: &str) -> Result<usize, String> {
+    whole(text, 1, MAX_PER_TURN, "")
+}
+
 /// A number of threads from 1 to [`MAX_THREADS`].
 pub fn threads(text: &str) -> Result<usize, String> {
     whole(text, 1, MAX_THREADS, "")
 }
 
-fn whole(text: &str, min: usize, max: usize, unit: &str) -> Result<usize, String> {
+/// A number of requests from 1 to [`MAX_REQUESTS`].
+pub fn requests(text: &str) -> Result<u64, String> {
+    whole(text, 1, MAX_REQUESTS, "")
+}
+
+/// A number of payloads per connection from 1 to [`MAX_PAYLOADS`].
+pub fn payloads(text: &str) -> Result<usize, String> {
+    whole(text, 1, MAX_PAYLOADS, "")
+}
+
+/// The port a server binds: 0 asks the system for a free one.
+pub fn server_port(text: &str) -> Result<u16, String> {
+    whole(text, 0, u16::MAX, " (0 picks a free port)")
+}
+
+/// The port a client connects to: 1 to 65535, as no server listens on 0.
+pub fn client_port(text: &str) -> Result<u16, String> {
+    whole(text, 1, u16::MAX, " (no server listens on port 0)")
+}
+
+fn whole<T>(text: &str, min: T, max: T, unit: &str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + fmt::Display + Copy,
+{
     text.trim()
-        .parse::<usize>()
+        .parse::<T>()
         .ok()
         .filter(|n| (min..=max).contains(n))
         .ok_or_else(|| format!("must be a whole number from {min} to {max}{unit}"))
@@ -141,5 +181,40 @@ mod tests {
         }
         assert!(header_bytes("65536").is_err());
         assert!(bytes("1073741825").is_err());
+    }
+
+    #[test]
+    fn requests_and_payloads_refuse_zero_and_huge_values() {
+        assert_eq!(requests("1000000000000"), Ok(MAX_REQUESTS));
+        assert_eq!(payloads("3"), Ok(3));
+        for bad in [
+            "0",
+            "-1",
+            "NaN",
+            "1e19",
+            "1000000000001",
+            "18446744073709551615",
+        ] {
+            assert!(requests(bad).is_err(), "{bad:?}");
+        }
+        for bad in ["0", "-1", "1000000001", "18446744073709551615"] {
+            assert!(payloads(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_servers_take_port_0() {
+        assert_eq!(server_port("0"), Ok(0));
+        assert_eq!(server_port("65535"), Ok(65535));
+        assert_eq!(client_port("65535"), Ok(65535));
+        let err = client_port("0").expect_err("no server listens on 0");
+        assert_eq!(
+            err,
+            "must be a whole number from 1 to 65535 (no server listens on port 0)"
+        );
+        for bad in ["-1", "65536", "NaN", "1e19", "18446744073709551615"] {
+            assert!(server_port(bad).is_err(), "{bad:?}");
+            assert!(client_port(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,8 +1,11 @@
 //! The app-protocol client: one request at a time over a blocking socket.
 //!
 //! Owns the exchange: connecting (trying each resolved address), sending a
-//! request encoded by the protocol crate, reading exactly one response with
-//! a deadline, and connection reuse with `keep-alive`. It does not print
+//! request encoded by the protocol crate, reading exactly one response, and
+//! connection reuse with `keep-alive`. A server is not trusted: sending the
+//! request and receiving the whole response each get one deadline, which
+//! bytes trickling in or out do not extend, and a response announcing more
+//! than [`AppClientConfig::limits`] allow is refused before it is read. It does not print
 //! anything: the caller gets [`Event`]s for a transcript and a
 //! [`Response`] to show as it likes.
 //!
@@ -86,12 +89,14 @@ pub enum Event<'a> {
 pub struct AppClientConfig {
     /// The server's addresses, tried in order until one accepts.
     pub addrs: Vec<SocketAddr>,
-    /// Longest wait for a connection to be accepted, a request to be sent,
-    /// or a response to arrive whole. Default: 10 s.
+    /// Longest wait for a connection to be accepted, a request to be sent
+    /// whole, or a response to arrive whole. Default: 10 s.
     pub timeout: Duration,
     /// Ask the server to keep the connection open between requests.
     pub keep_alive: bool,
-    /// Bounds on a response the client accepts.
+    /// Bounds on a response the client accepts (default: a 16 MiB content
+    /// and the largest header the wire can announce); a response announcing
+    /// more is refused as malformed as soon as its header is read.
     pub limits: Limits,
 }
 
@@ -188,9 +193,7 @@ impl AppClient {
             },
             _ => ClientError::Io { addr, source },
         };
-        conn.stream
-            .set_write_timeout(Some(timeout))
-            .and_then(|()| conn.stream.write_all(&self.request))
+        send(&mut conn.stream, &self.request, Instant::now() + timeout)
             .map_err(|e| io_err(e, "the request to be sent"))?;
 
         let deadline = Instant::now() + timeout;
@@ -213,12 +216,8 @@ impl AppClient {
                     .into_response(buf)
                     .map_err(|source| ClientError::BadReply { addr, source });
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(io_err(io::ErrorKind::TimedOut.into(), "the response"));
-            }
-            conn.stream
-                .set_read_timeout(Some(left))
+            time_left(deadline)
+                .and_then(|left| conn.stream.set_read_timeout(Some(left)))
                 .map_err(|e| io_err(e, "the response"))?;
             match conn.stream.read(&mut self.chunk) {
                 Ok(0) => {
@@ -237,6 +236,32 @@ impl AppClient {
                 Err(e) => return Err(io_err(e, "the response")),
             }
         }
+    }
+}
+
+/// Writes all of `bytes` by `deadline`, however slowly the server takes
+/// them (a socket timeout alone would start again at every write).
+fn send(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    while !bytes.is_empty() {
+        stream.set_write_timeout(Some(time_left(deadline)?))?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The time until `deadline`, for a socket timeout; `TimedOut` once it has
+/// passed (a zero socket timeout would mean "wait for ever").
+fn time_left(deadline: Instant) -> io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(io::ErrorKind::TimedOut.into())
+    } else {
+        Ok(left)
     }
 }
 
@@ -280,6 +305,10 @@ fn connect(
 
 #[cfg(test)]
 mod tests {
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use std::thread;
+
     use super::*;
 
     #[test]
@@ -298,5 +327,47 @@ mod tests {
         assert_eq!(&out[..2], &(header.len() as u16).to_be_bytes());
         assert!(cfg!(target_endian = "big") || out[2..].starts_with(header));
         assert!(out.ends_with(b"echohi"));
+    }
+
+    #[test]
+    fn a_server_taking_the_request_slowly_does_not_extend_the_deadline() {
+        // Takes a little of the request every 100 ms, so every write makes
+        // progress: only one deadline for the whole request ends the wait.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (done, stop) = mpsc::channel::<()>();
+        let reader = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut chunk = vec![0; 64 * 1024];
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(20) {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => match stop.recv_timeout(Duration::from_millis(100)) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    },
+                }
+            }
+        });
+        let mut config = AppClientConfig::new(vec![addr]);
+        config.timeout = Duration::from_millis(500);
+        let mut client = AppClient::new(config);
+        let request = AppRequest::new("bin", "x".repeat(16 << 20));
+        let err = client
+            .request(&request, &mut |_| {})
+            .expect_err("the request cannot be sent in time");
+        assert!(
+            matches!(
+                err,
+                ClientError::Timeout {
+                    what: "the request to be sent",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        drop(done);
+        reader.join().expect("reader");
     }
 }

@@ -13,6 +13,10 @@ use crate::{Handled, Handler, Output, PolicyError, Response, Service, Session, S
 
 /// Input buffer capacity an idle session may keep; more is freed.
 const IDLE_KEEP: usize = 4 * 1024;
+/// Input buffer capacity a busy session may keep between messages: a read
+/// chunk's worth. A large request's buffer is freed as soon as it is
+/// answered, so a peer holds its request or its answer, never both for long.
+const BUSY_KEEP: usize = 64 * 1024;
 
 /// Makes [`AppSession`]s that share one handler.
 ///
@@ -136,6 +140,9 @@ impl<H: Handler> Session for AppSession<H> {
                 ControlFlow::Continue(())
             }
         });
+        if self.decoder.buffered() == 0 {
+            self.decoder.release_idle(BUSY_KEEP);
+        }
         let step = match (failure, fed) {
             (Some(err), _) | (None, Err(err)) => self.fail(&err, out),
             (None, Ok(_)) if closing || (draining && !self.is_mid_message()) => {

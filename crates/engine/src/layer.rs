@@ -25,6 +25,32 @@ use crate::Output;
 pub struct LayerError(pub String);
 
 /// One transport layer of one connection.
+///
+/// ```
+/// use sockmux_engine::{Layer, LayerError, Output};
+///
+/// /// Counts the bytes that pass up, and changes nothing.
+/// #[derive(Default)]
+/// struct Meter(u64);
+///
+/// impl Layer for Meter {
+///     fn handle_input(&mut self, input: &[u8], mut up: impl FnMut(&[u8])) -> Result<(), LayerError> {
+///         self.0 += input.len() as u64;
+///         up(input);
+///         Ok(())
+///     }
+///
+///     fn transmit<'a>(&'a mut self, above: &'a mut Output) -> &'a mut Output {
+///         above
+///     }
+/// }
+///
+/// let mut meter = Meter::default();
+/// let mut seen = Vec::new();
+/// meter.handle_input(b"hello", |bytes| seen.extend_from_slice(bytes))?;
+/// assert_eq!((meter.0, seen.as_slice()), (5, &b"hello"[..]));
+/// # Ok::<(), LayerError>(())
+/// ```
 pub trait Layer: Send + 'static {
     /// Handles bytes from below, calling `up` with the bytes for the layer
     /// above (any number of times, possibly none).

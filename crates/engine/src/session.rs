@@ -43,6 +43,21 @@ impl Handled {
 /// again, [`Session::handle_eof`] when the peer half-closes,
 /// [`Session::handle_stall`] when the idle timeout expires and
 /// [`Session::handle_shutdown`] when the server drains.
+///
+/// Most services are app-protocol services and need only a
+/// [`crate::Handler`]; a session is for a protocol of your own. See
+/// [`crate::EchoSession`] for the smallest one, and drive it through a
+/// [`crate::Connection`]:
+///
+/// ```
+/// use std::time::Instant;
+/// use sockmux_engine::{Connection, EchoService, Plain, Service, Stats};
+///
+/// let (now, mut stats) = (Instant::now(), Stats::default());
+/// let mut conn = Connection::new(EchoService.session(), Plain, 1024, now);
+/// assert_eq!(conn.handle_input(b"abc", now, &mut stats), 1);
+/// assert_eq!(conn.poll_transmit(), b"abc");
+/// ```
 pub trait Session: Send + 'static {
     /// Handles bytes from the peer, appending any response to `out`. A
     /// session that stops because `out` is full keeps the rest of `input`

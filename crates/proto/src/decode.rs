@@ -138,12 +138,27 @@ impl Decoder {
         Ok(Some(PROTOHEADER_LEN + len))
     }
 
+    /// The whole length of the message being decoded, once its header is
+    /// in (and its `content-length` checked against the limit).
+    pub fn message_len(&self) -> Option<usize> {
+        match self.state {
+            State::Content { end, .. } => Some(end),
+            State::Start | State::Header { .. } => None,
+        }
+    }
+
     /// Whether the decoder is partway through a message (it has seen at
     /// least its protoheader).
     pub fn is_mid_message(&self) -> bool {
         self.state != State::Start
     }
 }
+
+/// Extra room a large message's buffer gets: enough that, once freed, it
+/// can hold the answer that quotes the message back (the answer's header
+/// is a little longer than the request's), so the allocator reuses it
+/// instead of taking fresh memory for every answer.
+const ANSWER_ROOM: usize = 512;
 
 /// A [`Decoder`] with a buffer of its own for the bytes of a message that
 /// has not fully arrived.
@@ -191,12 +206,14 @@ impl StreamDecoder {
             self.buf.clear();
             self.start = 0;
             let used = decode_all(&mut self.decoder, chunk, &mut on_frame)?;
+            self.reserve_message(chunk.len() - used);
             self.buf.extend_from_slice(&chunk[used..]);
             return Ok(());
         }
         if !chunk.is_empty() {
             self.buf.drain(..self.start);
             self.start = 0;
+            self.reserve_message(self.buf.len() + chunk.len());
             self.buf.extend_from_slice(chunk);
         }
         let used = match decode_all(&mut self.decoder, &self.buf[self.start..], &mut on_frame) {
@@ -212,6 +229,19 @@ impl StreamDecoder {
         };
         self.start += used;
         Ok(())
+    }
+
+    /// Once a large unfinished message's length is known, makes room for
+    /// exactly all of it, instead of doubling the buffer on the way (which
+    /// leaves up to twice the message in memory, counting the copies the
+    /// allocator keeps). `have` bytes of the message are about to be in the
+    /// buffer.
+    fn reserve_message(&mut self, have: usize) {
+        if let Some(len) = self.decoder.message_len() {
+            if len > have && len > self.buf.capacity() {
+                self.buf.reserve_exact(len - self.buf.len() + ANSWER_ROOM);
+            }
+        }
     }
 
     /// Bytes received but not yet handed out as messages.

@@ -215,10 +215,29 @@ pub(crate) fn parse_object<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, O
             // Valid JSON that did not fit: a non-object, or an object whose
             // shape broke serde's rules (a duplicate key).
             Ok(_) if !text.trim_start().starts_with('{') => Err(ObjectError::NotObject),
-            _ => Err(ObjectError::Json(e.to_string())),
+            _ => Err(ObjectError::Json(detail(&e))),
         },
-        Err(e) => Err(ObjectError::Json(e.to_string())),
+        Err(e) => Err(ObjectError::Json(detail(&e))),
     }
+}
+
+/// Longest parser detail quoted back to a peer. serde's words can quote
+/// the peer's own bytes, escaped (up to six characters a byte), and an
+/// error answer must stay small whatever the peer sent.
+const MAX_DETAIL: usize = 120;
+
+/// The parser's words about `e`, cut to [`MAX_DETAIL`] bytes.
+fn detail(e: &serde_json::Error) -> String {
+    let mut text = e.to_string();
+    if text.len() > MAX_DETAIL {
+        let cut = (0..=MAX_DETAIL)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
 }
 
 fn required<'a>(

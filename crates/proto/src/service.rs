@@ -22,6 +22,9 @@ use crate::{fast, json, Frame, ProtoError};
 pub const SERVER_BINARY_TYPE: &str = "binary/custom-server-binary-type";
 /// Text in front of the first bytes of a binary request, in its response.
 const BINARY_PREFIX: &[u8] = b"First 10 bytes of request: ";
+/// Room for everything in a "No match" answer but the quoted key: the
+/// protoheader, the JSON header and the result's fixed text.
+const ANSWER_OVERHEAD: usize = 256;
 /// How many bytes of a binary request its response echoes.
 const BINARY_ECHO_LEN: usize = 10;
 
@@ -273,7 +276,12 @@ impl SearchService {
                     &[&answer.content],
                     keep_alive,
                 ),
-                None => result_message(out, keep_alive, |w| quote.write(w, "No match for ", value)),
+                None => {
+                    // The answer quotes the whole key back: room for it at
+                    // once, rather than doubling up to twice its size.
+                    out.reserve(value.len() + ANSWER_OVERHEAD);
+                    result_message(out, keep_alive, |w| quote.write(w, "No match for ", value))
+                }
             },
             Request::OtherAction { action, .. } => result_message(out, keep_alive, |w| {
                 w.write_str(ERROR_PREFIX)?;

@@ -524,3 +524,24 @@ fn error_response_is_a_text_json_result_naming_the_error() {
         expected.escape_ascii().to_string()
     );
 }
+
+/// Regression (found by the `app_session` fuzzer): serde's detail quoted a
+/// header of control bytes back escaped, six characters a byte, so an error
+/// answer grew past any fixed size. The detail is now cut short.
+#[test]
+fn a_json_error_detail_quoting_the_peer_stays_short() {
+    let header = format!("\"{}\" x", "\u{7f}".repeat(120));
+    let mut wire = Vec::new();
+    wire.extend_from_slice(&(header.len() as u16).to_be_bytes());
+    wire.extend_from_slice(header.as_bytes());
+    let mut decoder = Decoder::new(Limits::default());
+    let err = decoder.decode(&wire).expect_err("a string is not a header");
+    let mut out = Vec::new();
+    error_response(&err, &mut out).expect("encodes");
+    assert!(
+        out.len() < 400,
+        "{} bytes: {}",
+        out.len(),
+        out.escape_ascii()
+    );
+}

@@ -1,6 +1,7 @@
 //! Test doubles for the clients: small in-process servers that record what
-//! a client sends, answer in a chosen (possibly broken) way, or corrupt an
-//! echo. They are not the sockmux servers and share no code with them.
+//! a client sends, answer in a chosen (possibly broken) way (slowly, or
+//! without end), or corrupt an echo. They are not the sockmux servers and
+//! share no code with them.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -25,6 +26,17 @@ pub enum Reply {
     Close,
     /// Answer nothing and keep the connection open.
     Silent,
+    /// Send these bytes one at a time, `every` apart, then close; stops
+    /// when the client goes away.
+    Drip {
+        /// The answer.
+        bytes: Vec<u8>,
+        /// The pause after each byte.
+        every: Duration,
+    },
+    /// Send these bytes, then filler bytes without end, until the client
+    /// goes away (or stops reading for [`WAIT`]).
+    Flood(Vec<u8>),
 }
 
 /// A listener on 127.0.0.1 and a free port whose accept loop runs on a
@@ -138,6 +150,21 @@ fn serve(mut stream: TcpStream, reply: &Reply) -> Option<(Vec<u8>, Option<TcpStr
         }
         Reply::Close => {}
         Reply::Silent => return Some((buf, Some(stream))),
+        Reply::Drip { bytes, every } => {
+            for byte in bytes {
+                if stream.write_all(&[*byte]).is_err() {
+                    break;
+                }
+                thread::sleep(*every);
+            }
+        }
+        Reply::Flood(prefix) => {
+            let _ = stream.set_write_timeout(Some(WAIT));
+            let filler = [b'x'; 16 * 1024];
+            if stream.write_all(prefix).is_ok() {
+                while stream.write_all(&filler).is_ok() {}
+            }
+        }
     }
     let _ = stream.shutdown(Shutdown::Both);
     Some((buf, None))

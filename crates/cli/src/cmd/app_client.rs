@@ -6,7 +6,10 @@ use std::io::{self, Write};
 
 use anyhow::Context;
 use clap::Args;
-use sockmux_client::{AppClient, AppClientConfig, AppRequest, Event, PyBytes, Response};
+use sockmux_client::{
+    AppClient, AppClientConfig, AppRequest, ClientError, Event, PyBytes, Response,
+};
+use sockmux_proto::{Limits, ProtoError};
 
 use super::{broken_pipe_is_success, plain};
 use crate::exit::{self, Exit};
@@ -39,7 +42,8 @@ pub struct AppClientArgs {
     /// Server host name or IP address.
     #[arg(value_parser = host::parse)]
     host: Host,
-    /// Server port.
+    /// Server port (1 to 65535).
+    #[arg(value_parser = parse::client_port)]
     port: u16,
     /// `search` looks VALUE up (text/json); any other action sends the bytes of ACTION+VALUE
     /// (binary), as the reference client does, unless --json-actions.
@@ -62,11 +66,16 @@ pub struct AppClientArgs {
     /// of your own expect (e.g. the kv example); the reference client does this for search only.
     #[arg(long)]
     json_actions: bool,
-    /// Seconds allowed to connect, to send a request, and for each whole response (at most
-    /// one year).
+    /// Seconds allowed to connect, to send a whole request, and for each whole response,
+    /// however slowly the bytes trickle (at most one year).
     #[arg(long, value_name = "SECS", value_parser = parse::seconds,
           default_value_t = Secs(AppClientConfig::DEFAULT_TIMEOUT))]
     timeout: Secs,
+    /// Largest response content accepted, in bytes (at most 1 GiB); a response announcing more
+    /// fails (exit 1) as soon as its header arrives, before its content is read.
+    #[arg(long, value_name = "BYTES", value_parser = parse::bytes,
+          default_value_t = Limits::DEFAULT_MAX_CONTENT)]
+    max_response: usize,
 }
 
 /// Runs `sockmux app-client`.
@@ -76,6 +85,7 @@ pub fn run(args: AppClientArgs) -> anyhow::Result<Exit> {
     let mut config = AppClientConfig::new(addrs);
     config.timeout = args.timeout.0;
     config.keep_alive = args.keep_alive;
+    config.limits.max_content = args.max_response;
     let mut client = AppClient::new(config);
     let raw = args.raw;
     let mut transcript = |event: Event<'_>| {
@@ -102,7 +112,7 @@ pub fn run(args: AppClientArgs) -> anyhow::Result<Exit> {
             Ok(response) => response,
             Err(e) => {
                 client.close(&mut transcript);
-                return Err(plain(e));
+                return Err(with_hint(e));
             }
         };
         if response.is_error() {
@@ -126,6 +136,17 @@ pub fn run(args: AppClientArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::ServerError);
     }
     Ok(Exit::Success)
+}
+
+/// The error as one sentence, saying which flag raises a limit it hit.
+fn with_hint(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Malformed {
+            source: ProtoError::ContentTooLong { .. },
+            ..
+        } => anyhow::anyhow!("{e} (--max-response)"),
+        e => plain(e),
+    }
 }
 
 /// What a person wants to read of a response: the `result` string, else

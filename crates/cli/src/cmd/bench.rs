@@ -55,7 +55,8 @@ pub struct BenchArgs {
     /// Server host name or IP address.
     #[arg(value_parser = host::parse)]
     host: Host,
-    /// Server port.
+    /// Server port (1 to 65535).
+    #[arg(value_parser = parse::client_port)]
     port: u16,
     /// Connections (app without --keep-alive: requests in flight, each on its own connection;
     /// at most 1000000).
@@ -66,8 +67,8 @@ pub struct BenchArgs {
     /// --requests]
     #[arg(long, value_name = "SECS", value_parser = parse::seconds, conflicts_with = "requests")]
     duration: Option<Secs>,
-    /// Stop after this many requests (after the warm-up).
-    #[arg(long, value_name = "K")]
+    /// Stop after this many requests (after the warm-up; at most 1000000000000).
+    #[arg(long, value_name = "K", value_parser = parse::requests)]
     requests: Option<u64>,
     /// Echo message size in bytes (at most 1 GiB) [default: 64]
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes)]
@@ -106,6 +107,11 @@ pub struct BenchArgs {
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// app: largest response content accepted, in bytes (at most 1 GiB); a response announcing
+    /// more is a protocol error, its content never read [default: 64 KiB over the largest
+    /// right answer]
+    #[arg(long, value_name = "BYTES", value_parser = parse::bytes)]
+    max_response: Option<usize>,
 }
 
 /// Runs `sockmux bench`.
@@ -115,6 +121,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             if args.keep_alive || args.binary {
                 return Err(usage(
                     "--keep-alive and --binary are for `bench app`; echo connections always stay open",
+                ));
+            }
+            if args.max_response.is_some() {
+                return Err(usage(
+                    "--max-response is for `bench app`; echo bytes are checked as they arrive",
                 ));
             }
             Target::Echo {
@@ -143,6 +154,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     config.timeout = timeout;
     config.rate = args.rate;
     config.warmup = args.warmup.0;
+    config.max_response = args.max_response;
     config.limit = match (args.requests, args.duration) {
         (Some(k), _) => Limit::Requests(k),
         (None, Some(secs)) => Limit::Duration(secs.0),

@@ -39,7 +39,8 @@ pub struct EchoClientArgs {
     /// Server host name or IP address.
     #[arg(value_parser = host::parse)]
     host: Host,
-    /// Server port.
+    /// Server port (1 to 65535).
+    #[arg(value_parser = parse::client_port)]
     port: u16,
     /// Connections to open at once, all on one event loop (at most 1000000).
     #[arg(value_parser = parse::connections)]
@@ -52,8 +53,9 @@ pub struct EchoClientArgs {
     /// connection, reproducible; at most 1 GiB).
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes)]
     size: Option<usize>,
-    /// How many payloads of --size each connection sends.
-    #[arg(long, value_name = "K", requires = "size", default_value_t = 1)]
+    /// How many payloads of --size each connection sends (at most 1000000000).
+    #[arg(long, value_name = "K", value_parser = parse::payloads, requires = "size",
+          default_value_t = 1)]
     count: usize,
     /// Seconds a connection may go without progress (connecting, sending, receiving; at most
     /// one year).

@@ -42,7 +42,7 @@ pub struct ServerArgs {
     #[arg(default_value = "127.0.0.1", value_parser = host::parse)]
     host: Host,
     /// Port to bind; 0 picks a free one (printed on the first line).
-    #[arg(default_value_t = ServerConfig::DEFAULT_PORT)]
+    #[arg(value_parser = parse::server_port, default_value_t = ServerConfig::DEFAULT_PORT)]
     port: u16,
     /// Worker threads, each with its own event loop, at most 1024 [default: the number of
     /// cores]
@@ -52,8 +52,10 @@ pub struct ServerArgs {
     /// listener, or one acceptor thread handing them out.
     #[arg(long, value_enum, default_value_t = Accept::Reuseport)]
     accept: Accept,
-    /// Connections open at once; the next is refused (with an error response on the app protocol).
-    #[arg(long, default_value_t = ServerConfig::default().max_connections)]
+    /// Connections open at once, 1 to 1000000; the next is refused (with an error response on
+    /// the app protocol).
+    #[arg(long, value_name = "N", value_parser = parse::connections,
+          default_value_t = ServerConfig::default().max_connections)]
     max_connections: usize,
     /// Seconds without progress after which a connection is closed (at most one year).
     #[arg(long, value_name = "SECS", value_parser = parse::seconds,
@@ -67,6 +69,15 @@ pub struct ServerArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes,
           default_value_t = ServerConfig::default().max_output)]
     max_output: usize,
+    /// Reads one connection gets per loop turn before the others have theirs (fairness), 1 to
+    /// 65536.
+    #[arg(long, value_name = "N", value_parser = parse::per_turn,
+          default_value_t = ServerConfig::default().read_budget)]
+    read_budget: usize,
+    /// Connections accepted per loop turn before the loop serves the ones it has, 1 to 65536.
+    #[arg(long, value_name = "N", value_parser = parse::per_turn,
+          default_value_t = ServerConfig::default().accept_batch)]
+    accept_batch: usize,
 }
 
 impl ServerArgs {
@@ -85,6 +96,8 @@ impl ServerArgs {
             idle_timeout: self.idle_timeout.0,
             drain_timeout: self.drain_timeout.0,
             max_output: self.max_output,
+            read_budget: self.read_budget,
+            accept_batch: self.accept_batch,
             ..defaults
         })
     }

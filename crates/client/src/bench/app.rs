@@ -8,7 +8,8 @@
 //! (the seed's and the current tutorial's); a response passes when its
 //! content is byte-identical to either, or, for JSON, has the same `result`
 //! as [`Reply`] reads it (another server may space its JSON differently and
-//! still be right).
+//! still be right). A wrong answer is described with a short quote, its
+//! length and a hash of the whole, however large it is.
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
@@ -18,6 +19,7 @@ use sockmux_proto::{
     SearchService, StreamDecoder, Table,
 };
 
+use super::config::{BenchConfig, BenchError};
 use super::workload::{Fault, Verdict, Workload};
 use crate::repr::PyBytes;
 
@@ -25,10 +27,6 @@ use crate::repr::PyBytes;
 const MISS_KEY: &str = "sockmux-bench-miss";
 /// Action of binary requests (any action but `search` makes one).
 const BINARY_ACTION: &str = "bin";
-/// Room for a response beyond the largest expected content (another server
-/// may space its JSON differently): a server answering with megabytes is
-/// refused as malformed once past this, not buffered.
-const RESPONSE_SLACK: usize = 64 * 1024;
 /// Bytes of a wrong answer quoted in a mismatch report, at most.
 const QUOTE_MAX: usize = 200;
 
@@ -57,8 +55,15 @@ pub(crate) struct AppWorkload {
 }
 
 impl AppWorkload {
-    /// Requests of one kind, with `keep-alive` set as asked.
-    pub(crate) fn new(binary: bool, keep_alive: bool) -> Result<Self, ProtoError> {
+    /// Requests of one kind, with `keep-alive` set as asked. A response
+    /// announcing content above `max_response` bytes (default:
+    /// [`BenchConfig::RESPONSE_SLACK`] over the largest expected answer)
+    /// ends its connection as malformed before it is buffered.
+    pub(crate) fn new(
+        binary: bool,
+        keep_alive: bool,
+        max_response: Option<usize>,
+    ) -> Result<Self, BenchError> {
         let limits = Limits::default();
         let table = Table::builtin();
         let mut keys: Vec<&str> = table.iter().map(|(k, _)| k).collect();
@@ -69,14 +74,25 @@ impl AppWorkload {
         let cases = keys
             .into_iter()
             .map(|key| case(&services, limits, binary, keep_alive, key))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BenchError::Config(format!("cannot encode the requests: {e}")))?;
         let largest = cases
             .iter()
             .flat_map(|c| c.expected.iter().map(|e| e.content.len()))
             .max()
             .unwrap_or(0);
+        let max_content = match max_response {
+            None => largest.saturating_add(BenchConfig::RESPONSE_SLACK),
+            Some(max) if max >= largest => max,
+            Some(max) => {
+                return Err(BenchError::Config(format!(
+                    "the largest response accepted ({max} bytes) is below the largest right \
+                     answer ({largest} bytes)"
+                )))
+            }
+        };
         let limits = Limits {
-            max_content: largest.saturating_add(RESPONSE_SLACK),
+            max_content,
             ..limits
         };
         Ok(Self {
@@ -226,14 +242,27 @@ fn verify<'a>(case: &Case, frame: &Frame<'a>) -> Result<(), Result<Reply<'a>, Re
     Err(reply)
 }
 
-/// At most [`QUOTE_MAX`] bytes of a server's answer, as Python shows bytes.
+/// At most [`QUOTE_MAX`] bytes of a server's answer, as Python shows bytes;
+/// a longer one is cut, and its length and a hash of the whole tell two
+/// long answers with the same beginning apart.
 fn quote(bytes: &[u8]) -> String {
     match bytes.get(..QUOTE_MAX) {
-        Some(head) if bytes.len() > QUOTE_MAX => {
-            format!("{}... ({} bytes)", PyBytes(head), bytes.len())
-        }
+        Some(head) if bytes.len() > QUOTE_MAX => format!(
+            "{}... ({} bytes, FNV-1a {:016x})",
+            PyBytes(head),
+            bytes.len(),
+            fnv1a(bytes)
+        ),
         _ => PyBytes(bytes).to_string(),
     }
+}
+
+/// The 64-bit FNV-1a hash: enough to tell answers apart in a report (it is
+/// no defence against a server that picks collisions, nor needs to be).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// At most about [`QUOTE_MAX`] bytes of a server's text.

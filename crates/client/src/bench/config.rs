@@ -72,6 +72,11 @@ pub struct BenchConfig {
     /// response that is not whole this long after it became the oldest one
     /// awaited (bytes trickling in do not extend it). Default: 10 s.
     pub timeout: Duration,
+    /// App only: the largest response content accepted, in bytes; a
+    /// response announcing more ends its connection as malformed, before
+    /// its content is buffered. At least the largest right answer. `None`:
+    /// [`BenchConfig::RESPONSE_SLACK`] over the largest right answer.
+    pub max_response: Option<usize>,
 }
 
 impl BenchConfig {
@@ -83,6 +88,10 @@ impl BenchConfig {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default echo message size.
     pub const DEFAULT_SIZE: usize = 64;
+    /// Room the default [`BenchConfig::max_response`] leaves beyond the
+    /// largest right answer (another server may space its JSON
+    /// differently): 64 KiB.
+    pub const RESPONSE_SLACK: usize = 64 * 1024;
 
     /// A run against `addr` with the defaults.
     pub fn new(addr: SocketAddr, target: Target) -> Self {
@@ -97,6 +106,7 @@ impl BenchConfig {
             depth: 1,
             batch: false,
             timeout: Self::DEFAULT_TIMEOUT,
+            max_response: None,
         }
     }
 

@@ -110,8 +110,7 @@ pub fn run(
             false,
         ),
         Target::App { binary, keep_alive } => {
-            let workload = app::AppWorkload::new(binary, keep_alive)
-                .map_err(|e| BenchError::Config(format!("cannot encode the requests: {e}")))?;
+            let workload = app::AppWorkload::new(binary, keep_alive, config.max_response)?;
             let kind = if binary { "binary" } else { "search" };
             (
                 AnyWorkload::App(Arc::new(workload)),

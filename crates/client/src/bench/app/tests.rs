@@ -47,7 +47,7 @@ fn served_quoting(
 
 #[test]
 fn accepts_the_services_own_answers_pipelined() {
-    let workload = AppWorkload::new(false, true).expect("builds");
+    let workload = AppWorkload::new(false, true, None).expect("builds");
     let responses = served(&workload, 9, true);
     let (verdicts, result) = run(&workload, &responses, 9);
     assert!(result.is_ok());
@@ -56,7 +56,7 @@ fn accepts_the_services_own_answers_pipelined() {
 
 #[test]
 fn flags_a_wrong_byte_as_a_mismatch() {
-    let workload = AppWorkload::new(true, false).expect("builds");
+    let workload = AppWorkload::new(true, false, None).expect("builds");
     let mut responses = served(&workload, 1, false);
     let last = responses.len() - 1;
     responses[last] ^= 0x20;
@@ -74,7 +74,7 @@ fn json_response(content: &[u8]) -> Vec<u8> {
 
 #[test]
 fn accepts_json_spaced_differently() {
-    let workload = AppWorkload::new(false, false).expect("builds");
+    let workload = AppWorkload::new(false, false, None).expect("builds");
     let expected = &workload.cases[0].expected[0];
     let result = expected.result.as_deref().expect("a JSON answer");
     let compact = serde_json::to_vec(&serde_json::json!({ "result": result })).expect("json");
@@ -86,7 +86,7 @@ fn accepts_json_spaced_differently() {
 
 #[test]
 fn accepts_either_quote_style_of_protocol_3a() {
-    let workload = AppWorkload::new(false, false).expect("builds");
+    let workload = AppWorkload::new(false, false, None).expect("builds");
     let requests = workload.cases.len();
     let single = served_quoting(&workload, requests, false, QuoteStyle::Single);
     assert_ne!(
@@ -101,7 +101,7 @@ fn accepts_either_quote_style_of_protocol_3a() {
 
 #[test]
 fn an_error_answer_ends_the_connection_with_its_text() {
-    let workload = AppWorkload::new(false, false).expect("builds");
+    let workload = AppWorkload::new(false, false, None).expect("builds");
     let mut response = Vec::new();
     sockmux_proto::error_response(&ProtoError::EmptyContent, &mut response).expect("encodes");
     let (verdicts, result) = run(&workload, &response, 1);
@@ -114,7 +114,7 @@ fn an_error_answer_ends_the_connection_with_its_text() {
 
 #[test]
 fn says_why_an_unreadable_answer_is_a_mismatch() {
-    let workload = AppWorkload::new(false, false).expect("builds");
+    let workload = AppWorkload::new(false, false, None).expect("builds");
     let (verdicts, result) = run(&workload, &json_response(br#"["result"]"#), 1);
     assert!(result.is_ok());
     let [Verdict::Mismatch(Some(detail))] = verdicts.as_slice() else {
@@ -128,7 +128,7 @@ fn says_why_an_unreadable_answer_is_a_mismatch() {
 
 #[test]
 fn a_response_without_keep_alive_ends_a_keep_alive_connection() {
-    let workload = AppWorkload::new(false, true).expect("builds");
+    let workload = AppWorkload::new(false, true, None).expect("builds");
     let responses = served(&workload, 1, false);
     let (verdicts, result) = run(&workload, &responses, 2);
     assert_eq!(verdicts, vec![Verdict::Ok]);
@@ -137,7 +137,7 @@ fn a_response_without_keep_alive_ends_a_keep_alive_connection() {
 
 #[test]
 fn a_huge_wrong_answer_is_refused_or_quoted_short() {
-    let workload = AppWorkload::new(false, true).expect("builds");
+    let workload = AppWorkload::new(false, true, None).expect("builds");
     let mut state = workload.state(0);
     workload.request(&mut state, &mut Vec::new());
     // Announces far more content than any expected answer: refused as
@@ -154,11 +154,72 @@ fn a_huge_wrong_answer_is_refused_or_quoted_short() {
     assert!(matches!(result, Err(Fault::Malformed(_))), "{result:?}");
     assert!(state.decoder.buffered() < 1024);
 
-    let quoted = quote(&content[..RESPONSE_SLACK]);
+    let quoted = quote(&content[..BenchConfig::RESPONSE_SLACK]);
     assert!(quoted.len() < 2 * QUOTE_MAX, "{quoted}");
-    assert!(quoted.ends_with("... (65536 bytes)"), "{quoted}");
+    assert!(
+        quoted.ends_with("... (65536 bytes, FNV-1a a9c6f43f08762325)"),
+        "{quoted}"
+    );
     // Cut at a character boundary: byte 200 is inside an "é".
     let text = format!("a{}", "é".repeat(QUOTE_MAX));
     let short = shorten(&text);
     assert_eq!(short, format!("{}... (401 bytes)", &text[..199]));
+}
+
+#[test]
+fn fnv1a_matches_the_published_test_vectors() {
+    assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+}
+
+#[test]
+fn long_answers_that_start_alike_are_quoted_apart() {
+    let mut one = vec![b'x'; 10 * QUOTE_MAX];
+    let two = one.clone();
+    one[5 * QUOTE_MAX] = b'y';
+    let (one, two) = (quote(&one), quote(&two));
+    assert_ne!(one, two);
+    assert!(
+        one.contains(&format!("({} bytes, FNV-1a ", 10 * QUOTE_MAX)),
+        "{one}"
+    );
+}
+
+/// One binary response whose content is `len` bytes of `x`.
+fn binary_response(len: usize, keep_alive: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let content = vec![b'x'; len];
+    encode::message(&mut out, "binary/x", "binary", &[&content], keep_alive).expect("encodes");
+    out
+}
+
+#[test]
+fn max_response_bounds_what_is_read_and_quotes_what_is_wrong() {
+    let big = binary_response(200 * 1024, true);
+    // The default leaves 64 KiB over the largest right answer.
+    let workload = AppWorkload::new(false, true, None).expect("builds");
+    let (verdicts, result) = run(&workload, &big, 1);
+    assert!(verdicts.is_empty());
+    assert!(
+        matches!(
+            result,
+            Err(Fault::Malformed(ProtoError::ContentTooLong { .. }))
+        ),
+        "{result:?}"
+    );
+
+    let workload = AppWorkload::new(false, true, Some(1 << 20)).expect("builds");
+    let (verdicts, result) = run(&workload, &big, 1);
+    assert!(result.is_ok(), "{result:?}");
+    let [Verdict::Mismatch(Some(detail))] = verdicts.as_slice() else {
+        panic!("one described mismatch, got {verdicts:?}");
+    };
+    assert!(detail.contains("(204800 bytes, FNV-1a "), "{detail}");
+    assert!(detail.len() < 4 * QUOTE_MAX, "{detail}");
+
+    let Err(BenchError::Config(text)) = AppWorkload::new(false, true, Some(10)) else {
+        panic!("a bound below the right answers is refused");
+    };
+    assert!(text.contains("below the largest right answer"), "{text}");
 }
