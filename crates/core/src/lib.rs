@@ -32,6 +32,7 @@ mod accept;
 mod acceptor;
 mod config;
 mod intake;
+mod peer;
 mod server;
 mod shutdown;
 mod supervise;

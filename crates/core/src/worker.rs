@@ -4,20 +4,23 @@
 //! engine), wakes up for readiness and deadlines, and never decides what
 //! bytes mean or what happens to a connection: the engine does.
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
-use sockmux_engine::{deadline, Connection, Layers, Service, Stats, Ticket, Timers};
-use sockmux_net::{Io, Stream};
+use sockmux_engine::{
+    deadline, drive, Connection, Layers, Outcome, ReadyQueue, Service, Stats, Sweep, Ticket, Timers,
+};
+use sockmux_net::Stream;
 
 use crate::accept::AcceptGate;
 use crate::intake::{Handoff, Intake, Shared};
+use crate::peer::Peer;
 use crate::warn::Limit;
 use crate::{ServerConfig, Shutdown};
 
@@ -27,9 +30,8 @@ pub(crate) const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
 
 struct Entry<V: Service, T: Layers> {
-    stream: Stream,
+    peer: Peer,
     conn: Connection<V::Session, T::Layer>,
-    peer: SocketAddr,
     /// The connection's place under `max_connections` (none when refused).
     _ticket: Option<Ticket>,
 }
@@ -49,14 +51,12 @@ pub(crate) struct Worker<V: Service, T: Layers> {
     shared: Arc<Shared>,
     shutdown: Shutdown,
     conns: Slab<Entry<V, T>>,
-    /// Connections that used up their read budget with input left: they
-    /// go on after everyone else had a turn (edge-triggered readiness will
-    /// not report them again).
-    ready: VecDeque<usize>,
+    /// Connections that used up their read budget with input left.
+    ready: ReadyQueue,
     scratch: Vec<u8>,
     stats: Stats,
     drain_deadline: Option<Instant>,
-    next_sweep: Instant,
+    next_sweep: Sweep,
 }
 
 impl<V: Service, T: Layers> Worker<V, T> {
@@ -93,10 +93,10 @@ impl<V: Service, T: Layers> Worker<V, T> {
             config,
             shared,
             conns: Slab::new(),
-            ready: VecDeque::new(),
+            ready: ReadyQueue::default(),
             stats: Stats::default(),
             drain_deadline: None,
-            next_sweep: Instant::now(),
+            next_sweep: Sweep::new(Instant::now()),
         })
     }
 
@@ -126,27 +126,18 @@ impl<V: Service, T: Layers> Worker<V, T> {
                 match event.token() {
                     LISTENER => self.gate.on_readable(),
                     WAKER => self.take_handoffs(),
-                    Token(t) => {
-                        let key = t - FIRST_CONN;
-                        if let Some(entry) = self.conns.get_mut(key) {
-                            entry.stream.on_event(event);
-                            self.drive(key, now);
-                        }
-                    }
+                    Token(t) => self.drive(t - FIRST_CONN, Some(event), now),
                 }
             }
-            // Only those already waiting: a connection that uses up its
-            // budget again goes to the back for the next turn.
-            for _ in 0..self.ready.len() {
-                if let Some(key) = self.ready.pop_front() {
-                    self.drive(key, now);
-                }
+            let mut turn = self.ready.turn();
+            while let Some(key) = self.ready.next(&mut turn) {
+                self.drive(key, None, now);
             }
             if self.shutdown.is_triggered() && self.drain_deadline.is_none() {
                 self.begin_drain(now);
             }
             self.accept(now);
-            if now >= self.next_sweep {
+            if self.next_sweep.due(now, &self.timers) {
                 self.sweep(now);
             }
             if let Some(deadline) = self.drain_deadline {
@@ -169,7 +160,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
         if !self.ready.is_empty() {
             return Duration::ZERO;
         }
-        let mut wake = self.next_sweep;
+        let mut wake = self.next_sweep.next();
         if self.listener.is_some() {
             if let Some(at) = self.gate.wake_at(now) {
                 wake = wake.min(at);
@@ -230,9 +221,11 @@ impl<V: Service, T: Layers> Worker<V, T> {
             }
         };
         let key = self.conns.insert(Entry {
-            stream: Stream::accepted(socket),
+            peer: Peer {
+                stream: Stream::accepted(socket),
+                addr: peer,
+            },
             conn,
-            peer,
             _ticket: ticket,
         });
         if self.drain_deadline.is_some() {
@@ -244,18 +237,18 @@ impl<V: Service, T: Layers> Worker<V, T> {
         // usually waiting already: serve it before registering. A
         // one-request connection is then read, answered and closed with no
         // epoll or socket-option calls at all.
-        self.drive(key, now);
+        self.drive(key, None, now);
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
         // Responses on a connection that stays must not wait for Nagle.
-        if let Err(e) = entry.stream.socket().set_nodelay(true) {
+        if let Err(e) = entry.peer.stream.socket().set_nodelay(true) {
             tracing::debug!("set TCP_NODELAY for {peer}: {e}");
         }
         // Edge-triggered registration reports readiness that is already
         // there, so nothing that arrived since the last read is missed.
         if let Err(e) = self.poll.registry().register(
-            entry.stream.socket_mut(),
+            entry.peer.stream.socket_mut(),
             Token(key + FIRST_CONN),
             Interest::READABLE | Interest::WRITABLE,
         ) {
@@ -265,46 +258,27 @@ impl<V: Service, T: Layers> Worker<V, T> {
     }
 
     /// Does the I/O a connection's readiness allows, up to its read budget
-    /// for this turn.
-    fn drive(&mut self, key: usize, now: Instant) {
+    /// for this turn, after folding in its readiness `event` if it has one
+    /// (one slab lookup for both: this is every message's path).
+    fn drive(&mut self, key: usize, event: Option<&Event>, now: Instant) {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
-        let stats = &mut self.stats;
-        let mut reads = 0;
-        loop {
-            flush(entry, now, stats);
-            if entry.conn.poll_shutdown(now, entry.stream.is_readable()) {
-                // Unread input may be queued. A FIN tells the peer we are
-                // done while we read and discard it, so that closing does
-                // not reset the connection and destroy the response.
-                if let Err(e) = entry.stream.shutdown_write() {
-                    tracing::debug!("shutdown write to {}: {e}", entry.peer);
-                    entry.conn.abort();
-                }
-            }
-            if !(entry.conn.wants_read() && entry.stream.is_readable()) {
-                break;
-            }
-            if reads == self.config.read_budget {
-                self.ready.push_back(key);
-                break;
-            }
-            reads += 1;
-            match entry.stream.read(&mut self.scratch) {
-                Io::Data(n) => {
-                    entry.conn.handle_input(&self.scratch[..n], now, stats);
-                }
-                Io::Eof => entry.conn.handle_eof(now, stats),
-                Io::Blocked => {}
-                Io::Failed(e) => {
-                    tracing::debug!("read from {}: {e}", entry.peer);
-                    entry.conn.abort();
-                }
-            }
+        if let Some(event) = event {
+            entry.peer.stream.on_event(event);
         }
-        if entry.conn.is_done() {
-            self.close(key);
+        let outcome = drive(
+            &mut entry.conn,
+            &mut entry.peer,
+            &mut self.scratch,
+            self.config.read_budget,
+            now,
+            &mut self.stats,
+        );
+        match outcome {
+            Outcome::Idle => {}
+            Outcome::Requeue => self.ready.push(key),
+            Outcome::Done => self.close(key),
         }
     }
 
@@ -319,7 +293,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             if let Some(entry) = self.conns.get_mut(key) {
                 entry.conn.handle_shutdown(&mut self.stats);
             }
-            self.drive(key, now);
+            self.drive(key, None, now);
         }
     }
 
@@ -344,41 +318,23 @@ impl<V: Service, T: Layers> Worker<V, T> {
             );
         }
         for key in fired {
-            self.drive(key, now);
+            self.drive(key, None, now);
         }
-        self.next_sweep = deadline(now, self.timers.sweep_interval());
     }
 
     fn close(&mut self, key: usize) {
         let Some(mut entry) = self.conns.try_remove(key) else {
             return;
         };
-        tracing::debug!("closing connection to {}", entry.peer);
+        tracing::debug!("closing connection to {}", entry.peer.addr);
         // On Linux closing the descriptor (never duplicated here) removes
         // it from the epoll set, so deregistering would only add a syscall
         // to every connection. mio asks for it on other platforms.
         if !cfg!(target_os = "linux") {
-            let _ = self.poll.registry().deregister(entry.stream.socket_mut());
-        }
-    }
-}
-
-/// Writes what the connection owes until it is all sent or the socket is
-/// full.
-fn flush<V: Service, T: Layers>(entry: &mut Entry<V, T>, now: Instant, stats: &mut Stats) {
-    while !entry.conn.is_done() {
-        let pending = entry.conn.poll_transmit();
-        if pending.is_empty() {
-            return;
-        }
-        match entry.stream.write(pending) {
-            Io::Data(n) => entry.conn.handle_sent(n, now, stats),
-            Io::Blocked => return,
-            Io::Eof => entry.conn.abort(),
-            Io::Failed(e) => {
-                tracing::debug!("write to {}: {e}", entry.peer);
-                entry.conn.abort();
-            }
+            let _ = self
+                .poll
+                .registry()
+                .deregister(entry.peer.stream.socket_mut());
         }
     }
 }

@@ -94,6 +94,11 @@ pub struct AppSession<H = SearchService> {
 }
 
 impl<H: Handler> AppSession<H> {
+    /// Bytes of heap this session's input buffer holds.
+    pub fn buffer_capacity(&self) -> usize {
+        self.decoder.capacity()
+    }
+
     fn fail(&mut self, err: &dyn std::fmt::Display, out: &mut Output) -> Step {
         tracing::debug!("bad request: {err}");
         // Error responses are small fixed headers: they always encode.

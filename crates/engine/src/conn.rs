@@ -240,6 +240,11 @@ impl<S: Session, L: Layer> Connection<S, L> {
         true
     }
 
+    /// The session, to inspect (a simulator checks its buffers).
+    pub fn session(&self) -> &S {
+        &self.session
+    }
+
     /// Bytes of heap this connection's output holds.
     pub fn buffer_capacity(&self) -> usize {
         self.out.capacity()

@@ -19,11 +19,13 @@
 //! tests and the fuzzer, on a fake clock.
 //!
 //! Server policy lives here too: admission against a connection limit
-//! ([`Admission`]) and the clock rules ([`Timers`]).
+//! ([`Admission`]), the clock rules ([`Timers`]), and scheduling: one
+//! connection's turn ([`drive`]) and fairness across turns ([`ReadyQueue`]).
 #![deny(missing_docs)]
 
 mod app;
 pub mod conn;
+pub mod drive;
 mod echo;
 mod handler;
 pub mod layer;
@@ -34,6 +36,7 @@ mod stats;
 
 pub use app::{AppService, AppSession};
 pub use conn::{Connection, Phase};
+pub use drive::{drive, Outcome, ReadyQueue, Socket, Sweep, Transfer, Turn};
 pub use echo::{EchoService, EchoSession};
 pub use handler::{Handler, Response};
 pub use layer::{Layer, LayerError, Layers, Plain, Stacked};
