@@ -523,7 +523,7 @@ fn error_response_is_a_text_json_result_naming_the_error() {
 
 /// Regression (found by the `app_session` fuzzer): serde's detail quoted a
 /// header of control bytes back escaped, six characters a byte, so an error
-/// answer grew past any fixed size. The detail is now cut short.
+/// answer grew past any fixed size. The JSON reader's errors now never quote the peer.
 #[test]
 fn a_json_error_detail_quoting_the_peer_stays_short() {
     let header = format!("\"{}\" x", "\u{7f}".repeat(120));

@@ -6,7 +6,7 @@
 //! [`Connection`](sockmux_engine::Connection)s with their app or echo
 //! sessions, [`Admission`](sockmux_engine::Admission), the
 //! [`Timers`](sockmux_engine::Timers), and the scheduling the mio worker
-//! uses ([`drive`](sockmux_engine::drive) and
+//! uses ([`drive`](sockmux_engine::drive()) and
 //! [`ReadyQueue`](sockmux_engine::ReadyQueue)). Its sockets are bounded
 //! in-memory buffers with edge-triggered readiness; its clock is an
 //! `Instant` plus simulated time. Against it, seeded random peers
