@@ -20,7 +20,7 @@
 //!
 //! Server policy lives here too: admission against a connection limit
 //! ([`Admission`]), the clock rules ([`Timers`]), and scheduling: one
-//! connection's turn ([`drive`]) and fairness across turns ([`ReadyQueue`]).
+//! connection's turn ([`drive()`]) and fairness across turns ([`ReadyQueue`]).
 #![deny(missing_docs)]
 
 mod app;
