@@ -31,7 +31,7 @@ impl Rng {
 
     /// `true` with probability `1 / n` (always for `n <= 1`).
     pub fn one_in(&mut self, n: u32) -> bool {
-        n <= 1 || self.next_u64() % u64::from(n) == 0
+        n <= 1 || self.next_u64().is_multiple_of(u64::from(n))
     }
 
     /// An independent generator, so that one peer's draws do not shift

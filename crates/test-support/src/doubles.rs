@@ -209,7 +209,7 @@ fn corrupt_echo(mut stream: TcpStream, every: u64) {
         };
         for byte in &mut chunk[..n] {
             seen += 1;
-            if seen % every == 0 {
+            if seen.is_multiple_of(every) {
                 *byte ^= 0x01;
             }
         }

@@ -72,7 +72,7 @@ impl Books {
 
     /// Whether the quota allows another counted request.
     pub(crate) fn may_issue(&self, rules: &Rules) -> bool {
-        !rules.quota.is_some_and(|quota| self.issued >= quota)
+        rules.quota.is_none_or(|quota| self.issued < quota)
     }
 
     /// A request was sent; `counted` when it was due after the warm-up.

@@ -113,7 +113,7 @@ impl Workload for EchoWorkload {
     }
 
     fn more(&self, state: &mut EchoState, out: &mut Vec<u8>) -> bool {
-        let whole = self.size == 0 || state.sent % self.size == 0;
+        let whole = self.size == 0 || state.sent.is_multiple_of(self.size);
         if !whole {
             self.piece(state, out);
         }
@@ -151,7 +151,7 @@ impl Workload for EchoWorkload {
                 }
             }
             state.received += take as u64;
-            if state.received % self.size == 0 {
+            if state.received.is_multiple_of(self.size) {
                 match state.bad.take() {
                     None => verdict(Verdict::Ok),
                     Some((offset, expected, got)) => verdict(Verdict::Mismatch(detail.then(|| {

@@ -336,7 +336,7 @@ impl<S> Slot<S> {
         books: &mut Books,
         now: Instant,
     ) -> bool {
-        if !self.deadline.is_some_and(|deadline| now >= deadline) {
+        if self.deadline.is_none_or(|deadline| now < deadline) {
             return false;
         }
         let failure = Failure::Timeout {
