@@ -15,7 +15,7 @@ use crate::warn::{Limit, Warnings};
 const BACKOFF: Duration = Duration::from_millis(100);
 
 /// One listener's accept state.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct AcceptGate {
     batch: usize,
     /// Connections may be queued (an event came, or the last batch was
@@ -45,8 +45,13 @@ impl AcceptGate {
         self.pending.then(|| self.paused_until.unwrap_or(now))
     }
 
-    /// Accepts one batch if connections may be waiting and no pause is on.
-    /// Returns whether accepting failed for want of resources.
+    /// Whether connections may be waiting and no pause is on.
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
+        self.pending && self.paused_until.is_none_or(|until| now >= until)
+    }
+
+    /// Accepts one batch if it [`AcceptGate::is_due`]. Returns whether
+    /// accepting failed for want of resources.
     pub(crate) fn accept(
         &mut self,
         listener: &TcpListener,
@@ -54,7 +59,7 @@ impl AcceptGate {
         warnings: &Warnings,
         admit: impl FnMut(TcpStream, SocketAddr),
     ) -> bool {
-        if !self.pending || self.paused_until.is_some_and(|until| now < until) {
+        if !self.is_due(now) {
             return false;
         }
         self.paused_until = None;

@@ -173,12 +173,17 @@ impl<V: Service, T: Layers> Worker<V, T> {
     }
 
     fn accept(&mut self, now: Instant) {
+        // Checked first: this runs on every wake-up, and usually nothing
+        // waits to be accepted.
+        if !self.gate.is_due(now) {
+            return;
+        }
         // Taken out for the batch, so that admitting may borrow `self`.
         let Some(listener) = self.listener.take() else {
             return;
         };
         let shared = Arc::clone(&self.shared);
-        let mut gate = std::mem::replace(&mut self.gate, AcceptGate::new(1));
+        let mut gate = self.gate;
         if gate.accept(&listener, now, &shared.warnings, |socket, peer| {
             self.admit(socket, peer);
         }) {
