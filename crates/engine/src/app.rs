@@ -140,9 +140,8 @@ impl<H: Handler> Session for AppSession<H> {
                 ControlFlow::Continue(())
             }
         });
-        if self.decoder.buffered() == 0 {
-            self.decoder.release_idle(BUSY_KEEP);
-        }
+        // Only when nothing is buffered (the decoder checks).
+        self.decoder.release_idle(BUSY_KEEP);
         let step = match (failure, fed) {
             (Some(err), _) | (None, Err(err)) => self.fail(&err, out),
             (None, Ok(_)) if closing || (draining && !self.is_mid_message()) => {
