@@ -1,5 +1,6 @@
-//! A log line can never kill the server: with stderr closed under it, the
-//! server goes on answering and still shuts down cleanly on a signal.
+//! A log line can never kill a process: with stderr closed under it, the
+//! server goes on answering and still shuts down cleanly on a signal, and
+//! the clients finish their work.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -7,6 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sockmux_proto::encode;
+use sockmux_test_support::Sockmux;
+
+const SOCKMUX: Sockmux = Sockmux::new(env!("CARGO_BIN_EXE_sockmux"));
 
 #[test]
 fn a_closed_stderr_does_not_stop_the_server() {
@@ -57,4 +61,58 @@ fn sigterm(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Runs `sockmux ARGS…` with its stderr a pipe nobody reads any more
+/// (every write fails with EPIPE), bounded in time: exit code and stdout.
+fn run_without_stderr(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sockmux"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sockmux");
+    drop(child.stderr.take());
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let status = sockmux_test_support::wait_timeout(&mut child, sockmux_test_support::WAIT)
+        .expect("the client ends");
+    (status.code(), stdout)
+}
+
+/// The clients' own lines to stderr (the `--raw` transcript, bench's
+/// progress lines) must not end the run when stderr is gone: `eprintln!`
+/// panicked there on EPIPE, exit 101.
+#[test]
+fn clients_finish_their_work_with_stderr_closed() {
+    let server = SOCKMUX.start(&["app-server"]);
+    let port = server.port().to_string();
+    let (code, stdout) = run_without_stderr(&[
+        "app-client",
+        "--raw",
+        "127.0.0.1",
+        &port,
+        "search",
+        "morpheus",
+    ]);
+    assert_eq!(code, Some(0), "app-client --raw: {stdout}");
+    assert!(stdout.contains("white rabbit"), "{stdout}");
+
+    let (code, stdout) = run_without_stderr(&[
+        "bench",
+        "app",
+        "127.0.0.1",
+        &port,
+        "--conns",
+        "2",
+        "--duration",
+        "1.5",
+    ]);
+    assert_eq!(code, Some(0), "bench: {stdout}");
+    assert!(stdout.contains("requests"), "{stdout}");
 }

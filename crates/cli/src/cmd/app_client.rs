@@ -11,6 +11,7 @@ use sockmux_client::{
 };
 use sockmux_proto::{Limits, ProtoError};
 
+use super::say;
 use super::{broken_pipe_is_success, plain};
 use crate::exit::{self, Exit};
 use crate::host::{self, Host};
@@ -91,12 +92,12 @@ pub fn run(args: AppClientArgs) -> anyhow::Result<Exit> {
     let mut transcript = |event: Event<'_>| {
         if raw {
             match event {
-                Event::Connecting(addr) => eprintln!("starting connection to {addr}"),
-                Event::Sending(addr, bytes) => eprintln!("sending {} to {addr}", PyBytes(bytes)),
+                Event::Connecting(addr) => say!("starting connection to {addr}"),
+                Event::Sending(addr, bytes) => say!("sending {} to {addr}", PyBytes(bytes)),
                 Event::Received(addr, bytes) => {
-                    eprintln!("received {} from {addr}", PyBytes(bytes))
+                    say!("received {} from {addr}", PyBytes(bytes))
                 }
-                Event::Closing(addr) => eprintln!("closing connection to {addr}"),
+                Event::Closing(addr) => say!("closing connection to {addr}"),
             }
         }
     };
@@ -129,7 +130,7 @@ pub fn run(args: AppClientArgs) -> anyhow::Result<Exit> {
     }
     client.close(&mut transcript);
     if errors > 0 {
-        eprintln!(
+        say!(
             "sockmux: error: the server answered with an error to {errors} of {} request(s)",
             args.values.len()
         );

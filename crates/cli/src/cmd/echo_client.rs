@@ -10,6 +10,7 @@ use clap::Args;
 use sockmux_client::echo_client::{self, EchoSummary};
 use sockmux_client::{describe_io, EchoClientConfig, EchoFailure, EchoPayload};
 
+use super::say;
 use super::{broken_pipe_is_success, plain};
 use crate::exit::{self, Exit};
 use crate::host::{self, Host};
@@ -89,10 +90,10 @@ pub fn run(args: EchoClientArgs) -> anyhow::Result<Exit> {
     }
     const SHOWN: usize = 10;
     for failure in summary.failures.iter().take(SHOWN) {
-        eprintln!("{failure}");
+        say!("{failure}");
     }
     if summary.failures.len() > SHOWN {
-        eprintln!("... and {} more", summary.failures.len() - SHOWN);
+        say!("... and {} more", summary.failures.len() - SHOWN);
     }
     let line = format!(
         "{} connection{} to {addr}: {} bytes sent, {} bytes received and verified, {}",

@@ -14,6 +14,17 @@ use std::io;
 
 use anyhow::anyhow;
 
+/// `eprintln!` that never panics: `eprintln!` panics when stderr is closed
+/// (`2>&-`, a reader that went away), and a line about a run must not end
+/// the run. What cannot be written is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 use crate::exit::Exit;
 
 /// A library error as one plain sentence: its message already names the

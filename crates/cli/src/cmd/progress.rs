@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::say;
 use indicatif::{ProgressBar, ProgressStyle};
 use sockmux_client::Progress;
 
@@ -58,7 +59,7 @@ impl ProgressDisplay {
         );
         match &self.bar {
             Some(bar) => bar.set_message(line),
-            None => eprintln!("bench: {line}"),
+            None => say!("bench: {line}"),
         }
         self.last = *p;
     }
