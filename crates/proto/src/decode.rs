@@ -228,8 +228,8 @@ impl StreamDecoder {
     ///
     /// Both callbacks get `cx`, which they may share.
     ///
-    /// - `may_grow(cx, bytes)` is asked before the buffer grows by `bytes` to
-    ///   hold a large message whole (once its header is in); when it says
+    /// - `may_grow(cx, bytes)` is asked before the buffer grows to `bytes`
+    ///   to hold a large message whole (once its header is in); when it says
     ///   no, the feed fails with [`ProtoError::OverBudget`] and nothing is
     ///   taken;
     /// - `on_frame` may stop at a message without consuming it
@@ -301,7 +301,7 @@ impl StreamDecoder {
             return Ok(());
         }
         let want = len - self.buf.len() + ANSWER_ROOM;
-        if !may_grow(cx, len + ANSWER_ROOM - self.buf.capacity()) {
+        if !may_grow(cx, len + ANSWER_ROOM) {
             return Err(ProtoError::OverBudget { len });
         }
         self.buf.reserve_exact(want);
