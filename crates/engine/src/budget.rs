@@ -105,17 +105,32 @@ impl Budget {
 
 /// One connection's charges against a [`Budget`]; dropping it gives them
 /// back. A lease without a budget covers everything.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Lease {
     budget: Option<Arc<Budget>>,
+    /// The budget's allowance, or everything without one: read on every
+    /// event, so kept here rather than behind the `Arc`.
+    allowance: usize,
     input: usize,
     output: usize,
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Self {
+            budget: None,
+            allowance: usize::MAX,
+            input: 0,
+            output: 0,
+        }
+    }
 }
 
 impl Lease {
     /// A lease on `budget`, charging nothing yet.
     pub fn new(budget: &Arc<Budget>) -> Self {
         Self {
+            allowance: budget.allowance,
             budget: Some(Arc::clone(budget)),
             input: 0,
             output: 0,
@@ -139,8 +154,15 @@ impl Lease {
     }
 
     /// Bytes of each kind held free (everything, without a budget).
+    #[inline]
     pub fn allowance(&self) -> usize {
-        self.budget.as_deref().map_or(usize::MAX, Budget::allowance)
+        self.allowance
+    }
+
+    /// Whether anything is charged.
+    #[inline]
+    pub fn is_charged(&self) -> bool {
+        (self.input | self.output) != 0
     }
 
     /// Whether the budget is spent (never, without one).
@@ -151,7 +173,18 @@ impl Lease {
     /// Makes the charges match what the buffers hold now: gives back what
     /// they freed, and charges growth that did not ask (small by
     /// construction).
+    #[inline]
     pub fn settle(&mut self, input_held: usize, output_held: usize) {
+        // Nearly always: within the allowances (`a | b` is at least the
+        // larger of the two), nothing charged.
+        if ((input_held | output_held) <= self.allowance) & !self.is_charged() {
+            return;
+        }
+        self.settle_charges(input_held, output_held);
+    }
+
+    #[cold]
+    fn settle_charges(&mut self, input_held: usize, output_held: usize) {
         if let Some(budget) = self.budget.as_deref() {
             settle(budget, &mut self.input, input_held);
             settle(budget, &mut self.output, output_held);

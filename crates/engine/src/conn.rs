@@ -182,7 +182,10 @@ impl<S: Session, L: Layer> Connection<S, L> {
             self.out.release_idle(IDLE_KEEP);
             self.session.release_idle();
         }
-        self.out.settle(self.session.held());
+        // Sending only frees; growth (a resumed session) settled above.
+        if self.out.is_charged() {
+            self.out.settle(self.session.held());
+        }
     }
 
     /// Decides how the connection ends once everything owed is sent:

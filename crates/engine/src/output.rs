@@ -32,6 +32,9 @@ pub struct Output {
     /// Bytes at the front of `buf` already written.
     sent: usize,
     cap: usize,
+    /// The cap or the lease's allowance, whichever is lower: below it the
+    /// output is never full, which is all the hot path checks.
+    watch: usize,
     lease: Lease,
 }
 
@@ -48,6 +51,7 @@ impl Output {
             buf: Vec::new(),
             sent: 0,
             cap,
+            watch: cap.min(lease.allowance()),
             lease,
         }
     }
@@ -75,7 +79,7 @@ impl Output {
     #[inline]
     pub fn is_full(&self) -> bool {
         let pending = self.buf.len() - self.sent;
-        pending >= self.cap || (pending >= self.lease.allowance() && self.lease.is_spent())
+        pending >= self.watch && (pending >= self.cap || self.lease.is_spent())
     }
 
     /// How many bytes a session may append now: up to the cap, as far as
@@ -103,6 +107,13 @@ impl Output {
     #[inline]
     pub fn settle(&mut self, input_held: usize) {
         self.lease.settle(input_held, self.buf.capacity());
+    }
+
+    /// Whether the lease has anything charged (buffers that only shrank
+    /// need settling only then).
+    #[inline]
+    pub fn is_charged(&self) -> bool {
+        self.lease.is_charged()
     }
 
     /// Marks `n` pending bytes as written.
