@@ -31,6 +31,7 @@
 mod accept;
 mod acceptor;
 mod config;
+mod handover;
 mod intake;
 mod peer;
 mod server;
@@ -40,6 +41,7 @@ mod warn;
 mod worker;
 
 pub use config::{AcceptMode, ServerConfig};
+pub use handover::{ControlSocket, HandoverError, Takeover, MAX_LISTENERS};
 pub use server::{Server, ServerError};
 pub use shutdown::Shutdown;
 pub use sockmux_engine::{

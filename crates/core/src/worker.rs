@@ -238,7 +238,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
         });
         if self.drain_deadline.is_some() {
             if let Some(entry) = self.conns.get_mut(key) {
-                entry.conn.handle_shutdown(&mut self.stats);
+                entry.conn.handle_shutdown(now, &mut self.stats);
             }
         }
         // Most clients send their request with the handshake, so it is
@@ -299,7 +299,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             if let Some(entry) = self.conns.get_mut(key) {
-                entry.conn.handle_shutdown(&mut self.stats);
+                entry.conn.handle_shutdown(now, &mut self.stats);
             }
             self.drive(key, None, now);
         }

@@ -198,12 +198,14 @@ impl<H: Handler> Session for AppSession<H> {
 
     fn handle_shutdown(&mut self, _out: &mut Output) -> Step {
         self.draining = true;
-        if self.is_mid_message() && !self.closing {
-            Step::Continue
-        } else {
-            self.closing = true;
-            Step::Close
+        if self.closing {
+            return Step::Close;
         }
+        // A request under way, or one a client sent just as the server
+        // began to drain (a connection accepted a moment ago has usually
+        // not been read yet): answered without keep-alive, then closed.
+        // The connection's drain timer closes it if nothing comes.
+        Step::Continue
     }
 
     fn is_mid_message(&self) -> bool {

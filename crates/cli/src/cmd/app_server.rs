@@ -51,7 +51,7 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
         Some(path) => load_table(path, args.max_table_bytes)?,
     };
     let service = AppService::new(SearchService::new(table), config.limits);
-    server::run(config, service)
+    server::run(&args.server, config, service)
 }
 
 fn load_table(path: &Path, max_bytes: usize) -> anyhow::Result<Table> {

@@ -4,9 +4,16 @@
 //! services themselves belong to the two command modules.
 
 use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use sockmux_core::{AcceptMode, Server, ServerConfig, Service, Shutdown};
+use sockmux_core::{
+    AcceptMode, ControlSocket, Plain, Server, ServerConfig, Service, Shutdown, Takeover,
+};
 
 use super::plain;
 use crate::exit::Exit;
@@ -84,6 +91,15 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = parse::per_turn,
           default_value_t = ServerConfig::default().accept_batch)]
     accept_batch: usize,
+    /// Unix socket on which this server hands its listening sockets to a successor started
+    /// with --takeover: a restart that refuses and resets no connection.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// Take the listening sockets from the server on --control PATH instead of binding; it then
+    /// drains and exits. HOST and PORT are ignored. (Sockets passed by systemd, LISTEN_FDS, are
+    /// used the same way, without this flag.)
+    #[arg(long, requires = "control")]
+    takeover: bool,
 }
 
 impl ServerArgs {
@@ -110,13 +126,31 @@ impl ServerArgs {
     }
 }
 
-/// Binds, prints `listening on ADDR`, serves until SIGINT or SIGTERM, drains
-/// and logs the summary; exits 130 or 143 for the signal that stopped it.
-pub fn run<V: Service>(config: ServerConfig, service: V) -> anyhow::Result<Exit> {
-    let server = Server::bind(config, service)?;
+/// Binds (or takes over, or inherits from systemd), prints `listening on
+/// ADDR`, serves until SIGINT, SIGTERM or a successor's takeover, drains
+/// and logs the summary; exits 130 or 143 for the signal that stopped it, 0
+/// after a takeover.
+pub fn run<V: Service>(
+    args: &ServerArgs,
+    config: ServerConfig,
+    service: V,
+) -> anyhow::Result<Exit> {
+    let (listeners, takeover) = sockets(args)?;
+    let server = match listeners {
+        Some(listeners) => Server::with_listeners(listeners, config, service, Plain)?,
+        None => Server::bind(config, service)?,
+    };
     let shutdown = Shutdown::new();
     let on_signal = shutdown.clone();
     let caught = signals::install(OnFirst::Stop(Box::new(move || on_signal.trigger())))?;
+    let handed_over = Arc::new(AtomicBool::new(false));
+    if let Some(path) = &args.control {
+        let control = ControlSocket::bind(path, takeover.is_some())?;
+        let flag = Arc::clone(&handed_over);
+        control.serve(server.listeners()?, shutdown.clone(), move || {
+            flag.store(true, Ordering::SeqCst);
+        })?;
+    }
 
     // The first line on stdout is the contract scripts and tests rely on:
     // by the time it is printed, everything that can fail at start-up has.
@@ -124,6 +158,12 @@ pub fn run<V: Service>(config: ServerConfig, service: V) -> anyhow::Result<Exit>
     writeln!(stdout, "listening on {}", server.local_addr())?;
     stdout.flush()?;
     drop(stdout);
+    if let Some(takeover) = takeover {
+        // Serving is certain now: the old server may stop accepting.
+        takeover
+            .ready()
+            .context("telling the old server to drain")?;
+    }
 
     let stats = server.run(shutdown)?;
     tracing::info!(
@@ -135,5 +175,23 @@ pub fn run<V: Service>(config: ServerConfig, service: V) -> anyhow::Result<Exit>
         stats.bytes_in,
         stats.bytes_out
     );
+    if handed_over.load(Ordering::SeqCst) {
+        return Ok(Exit::Success);
+    }
     Ok(caught.exit().unwrap_or(Exit::Success))
+}
+
+/// Where the listening sockets come from: a server handing them over
+/// (`--takeover`), systemd (`LISTEN_FDS`), or nowhere (bind them).
+fn sockets(args: &ServerArgs) -> anyhow::Result<(Option<Vec<TcpListener>>, Option<Takeover>)> {
+    if let (true, Some(path)) = (args.takeover, &args.control) {
+        let (takeover, listeners) = Takeover::connect(path)?;
+        return Ok((Some(listeners), Some(takeover)));
+    }
+    let mut inherited = listenfd::ListenFd::from_env();
+    let listeners = (0..inherited.len())
+        .filter_map(|i| inherited.take_tcp_listener(i).transpose())
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("LISTEN_FDS: an inherited socket is not a TCP socket")?;
+    Ok(((!listeners.is_empty()).then_some(listeners), None))
 }
