@@ -25,7 +25,7 @@ impl Limits {
     /// The most bytes a caller ever holds before [`parse`] decides: a
     /// parse of this many bytes is never [`Parsed::Incomplete`].
     pub fn preamble_cap(&self) -> usize {
-        self.max_v2_len.min(v2::MAX_LEN).max(V1_MAX_LEN)
+        self.max_v2_len.clamp(V1_MAX_LEN, v2::MAX_LEN)
     }
 }
 

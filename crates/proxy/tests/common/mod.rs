@@ -128,3 +128,4 @@ pub fn fails_at_last_byte(input: &[u8], want: ProxyError) {
 pub fn show(bytes: &[u8]) -> String {
     bytes.escape_ascii().to_string()
 }
+pub mod gen;
