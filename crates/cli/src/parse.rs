@@ -72,9 +72,41 @@ pub fn rate(text: &str) -> Result<f64, String> {
         })
 }
 
-/// A byte size from 1 to [`MAX_BYTES`].
+/// A byte size from 1 to [`MAX_BYTES`]: a number, or one with a binary
+/// suffix (`64KiB`, `16MiB`, `1GiB`).
 pub fn bytes(text: &str) -> Result<usize, String> {
-    whole(text, 1, MAX_BYTES, " bytes (1 GiB)")
+    size(text, MAX_BYTES, "1GiB")
+}
+
+/// Largest memory budget: 1 TiB.
+pub const MAX_BUDGET: usize = 1 << 40;
+
+/// A memory budget from 1 byte to [`MAX_BUDGET`], with suffixes as
+/// [`bytes`] takes them.
+pub fn budget(text: &str) -> Result<usize, String> {
+    size(text, MAX_BUDGET, "1TiB")
+}
+
+fn size(text: &str, max: usize, max_text: &str) -> Result<usize, String> {
+    const UNITS: [(&str, usize); 4] = [
+        ("KiB", 1 << 10),
+        ("MiB", 1 << 20),
+        ("GiB", 1 << 30),
+        ("TiB", 1 << 40),
+    ];
+    let text = text.trim();
+    let (digits, unit) = UNITS
+        .iter()
+        .find_map(|&(suffix, unit)| text.strip_suffix(suffix).map(|d| (d.trim_end(), unit)))
+        .unwrap_or((text, 1));
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            format!("must be a byte size from 1 to {max} ({max_text}): a number, or one ending in KiB, MiB, GiB or TiB")
+        })
 }
 
 /// A JSON header size: 1 to 65,535 bytes, what the 2-byte length can say.
@@ -181,6 +213,26 @@ mod tests {
         }
         assert!(header_bytes("65536").is_err());
         assert!(bytes("1073741825").is_err());
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes_within_bounds() {
+        assert_eq!(bytes("64KiB"), Ok(64 << 10));
+        assert_eq!(bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(budget("64 MiB"), Ok(64 << 20));
+        assert_eq!(budget("1TiB"), Ok(MAX_BUDGET));
+        for bad in [
+            "0MiB",
+            "2GiB",
+            "1.5MiB",
+            "MiB",
+            "-1KiB",
+            "18446744073709551615KiB",
+            "1 mb",
+        ] {
+            assert!(bytes(bad).is_err(), "{bad:?}");
+        }
+        assert!(budget("1025GiB").is_err());
     }
 
     #[test]

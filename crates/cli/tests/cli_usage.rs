@@ -97,11 +97,11 @@ fn sizes_and_counts_that_are_zero_or_huge_exit_2() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["--max-output", "0"],
-            "from 1 to 1073741824 bytes (1 GiB)",
+            "byte size from 1 to 1073741824 (1GiB)",
         ),
         (
             vec!["--max-content", huge],
-            "from 1 to 1073741824 bytes (1 GiB)",
+            "byte size from 1 to 1073741824 (1GiB)",
         ),
         (vec!["--max-header", "65536"], "from 1 to 65535 bytes"),
         (vec!["--max-header", "0"], "from 1 to 65535 bytes"),
@@ -123,7 +123,7 @@ fn sizes_and_counts_that_are_zero_or_huge_exit_2() {
         ),
         (
             vec!["echo-client", "127.0.0.1", port, "1", "--size", "0"],
-            "from 1 to 1073741824 bytes",
+            "byte size from 1 to 1073741824",
         ),
         (
             vec!["bench", "echo", "127.0.0.1", port, "--conns", huge],
@@ -143,7 +143,7 @@ fn sizes_and_counts_that_are_zero_or_huge_exit_2() {
         ),
         (
             vec!["bench", "echo", "127.0.0.1", port, "--size", huge],
-            "from 1 to 1073741824 bytes",
+            "byte size from 1 to 1073741824",
         ),
     ];
     for (args, needle) in clients {

@@ -44,6 +44,12 @@ pub struct ServerConfig {
     /// Outgoing bytes held for one connection before the server stops
     /// reading from it (backpressure). Default: 1 MiB.
     pub max_output: usize,
+    /// Bytes all connections together may hold in their input and output
+    /// buffers beyond a per-connection allowance (see
+    /// [`sockmux_engine::Budget`]): a large message the budget cannot
+    /// hold is refused with an error, and an answer written in pieces
+    /// slows to the allowance. Default: 1 GiB.
+    pub max_buffered: usize,
     /// Bytes read from a socket per `read` call (one buffer per worker).
     /// Default: 64 KiB.
     pub read_chunk: usize,
@@ -81,6 +87,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(5),
             max_output: 1024 * 1024,
+            max_buffered: 1024 * 1024 * 1024,
             read_chunk: 64 * 1024,
             limits: Limits::default(),
             backlog: 1024,

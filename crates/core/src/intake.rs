@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 
 use mio::net::{TcpListener, TcpStream};
-use sockmux_engine::Admission;
+use sockmux_engine::{Admission, Budget};
 
 use crate::warn::Warnings;
 
@@ -12,6 +12,7 @@ use crate::warn::Warnings;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) admission: Arc<Admission>,
+    pub(crate) budget: Arc<Budget>,
     pub(crate) warnings: Warnings,
 }
 

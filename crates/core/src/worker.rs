@@ -14,7 +14,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use sockmux_engine::{
-    deadline, drive, Connection, Layers, Outcome, ReadyQueue, Service, Stats, Sweep, Ticket, Timers,
+    deadline, drive, Connection, Layers, Lease, Outcome, ReadyQueue, Service, Stats, Sweep, Ticket,
+    Timers,
 };
 use sockmux_net::Stream;
 
@@ -208,7 +209,9 @@ impl<V: Service, T: Layers> Worker<V, T> {
             Ok(ticket) => {
                 tracing::debug!("accepted connection from {peer}");
                 self.stats.connections += 1;
-                let conn = Connection::new(session, layer, self.config.max_output, now);
+                let lease = Lease::new(&self.shared.budget);
+                let conn =
+                    Connection::new(session, layer, self.config.max_output, now).with_lease(lease);
                 (conn, Some(ticket))
             }
             Err(reason) => {

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockmux_proto::{error_response, Limits, Request, SearchService, StreamDecoder};
+use sockmux_proto::{error_response, Frame, Limits, Pending, SearchService, Stop, StreamDecoder};
 
 use crate::{Handled, Handler, Output, PolicyError, Response, Service, Session, Step};
 
@@ -64,6 +64,7 @@ impl<H: Handler> Service for AppService<H> {
             handler: Arc::clone(&self.handler),
             closing: false,
             draining: false,
+            rest: None,
         }
     }
 
@@ -91,6 +92,17 @@ pub struct AppSession<H = SearchService> {
     closing: bool,
     /// Shutdown started: answer what has arrived, without keep-alive.
     draining: bool,
+    /// The rest of an answer being written in pieces, and whether it
+    /// keeps the connection open; its request stays first in the decoder.
+    rest: Option<(Pending, bool)>,
+}
+
+/// What one pass of the decoder did.
+#[derive(Debug, Default)]
+struct Pass {
+    completed: u32,
+    closing: bool,
+    failure: Option<sockmux_proto::ProtoError>,
 }
 
 impl<H: Handler> AppSession<H> {
@@ -116,41 +128,44 @@ impl<H: Handler> Session for AppSession<H> {
                 step: Step::Close,
             };
         }
-        let mut failure = None;
-        let mut completed = 0;
-        let mut closing = false;
-        let (draining, handler) = (self.draining, &self.handler);
-        let fed = self.decoder.feed(input, |frame| {
-            let keep_alive = frame.header.keep_alive && !draining;
-            let answered = Request::parse(&frame).and_then(|request| {
-                handler.handle(&request, Response::new(out.buf_mut(), keep_alive))
-            });
-            if let Err(e) = answered {
-                failure = Some(e);
-                return ControlFlow::Break(());
-            }
-            completed += 1;
-            if !keep_alive {
-                closing = true;
-                return ControlFlow::Break(());
-            }
-            if out.is_full() {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
+        let mut pass = Pass::default();
+        let (draining, handler, rest) = (self.draining, &self.handler, &mut self.rest);
+        let fed = self.decoder.feed_within(
+            input,
+            out,
+            // A large message's buffer is charged to the budget first.
+            |out, bytes| out.lease_mut().try_cover_input(bytes),
+            |out, frame| {
+                if rest.is_none() {
+                    let keep_alive = frame.header.keep_alive && !draining;
+                    let mut started = None;
+                    let response = Response::new(out.buf_mut(), keep_alive, &mut started);
+                    if let Err(e) = handler.handle_frame(&frame, response) {
+                        pass.failure = Some(e);
+                        return ControlFlow::Break(Stop::Consume);
+                    }
+                    match started {
+                        None => return pass.answered(keep_alive, out),
+                        Some(pending) => *rest = Some((pending, keep_alive)),
+                    }
+                }
+                write_rest(rest, &frame, draining, out, &mut pass)
+            },
+        );
         // Only when nothing is buffered (the decoder checks).
         self.decoder.release_idle(BUSY_KEEP);
-        let step = match (failure, fed) {
+        let step = match (pass.failure, fed) {
             (Some(err), _) | (None, Err(err)) => self.fail(&err, out),
-            (None, Ok(_)) if closing || (draining && !self.is_mid_message()) => {
+            (None, Ok(())) if pass.closing || (draining && !self.is_mid_message()) => {
                 self.closing = true;
                 Step::Close
             }
-            (None, Ok(_)) => Step::Continue,
+            (None, Ok(())) => Step::Continue,
         };
-        Handled { completed, step }
+        Handled {
+            completed: pass.completed,
+            step,
+        }
     }
 
     fn resume(&mut self, out: &mut Output) -> Handled {
@@ -170,7 +185,8 @@ impl<H: Handler> Session for AppSession<H> {
     }
 
     fn handle_stall(&mut self, idle: Duration, out: &mut Output) -> Step {
-        if self.is_mid_message() && !self.closing {
+        // Nothing can follow half an answer: close without a last word.
+        if self.is_mid_message() && !self.closing && self.rest.is_none() {
             let err = PolicyError::Stalled {
                 secs: idle.as_secs(),
             };
@@ -201,4 +217,50 @@ impl<H: Handler> Session for AppSession<H> {
     fn release_idle(&mut self) {
         self.decoder.release_idle(IDLE_KEEP);
     }
+
+    fn wants_input(&self) -> bool {
+        self.rest.is_none()
+    }
+
+    fn held(&self) -> usize {
+        self.decoder.capacity()
+    }
+}
+
+impl Pass {
+    /// One answer is whole: go on to the next message unless it ends the
+    /// connection or the output is full.
+    fn answered(&mut self, keep_alive: bool, out: &Output) -> ControlFlow<Stop> {
+        self.completed += 1;
+        if !keep_alive {
+            self.closing = true;
+            return ControlFlow::Break(Stop::Consume);
+        }
+        if out.is_full() {
+            ControlFlow::Break(Stop::Consume)
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+/// Writes as much of the answer in `rest` as the output has room for,
+/// from its request `frame`, which stays in the decoder until it is whole.
+fn write_rest(
+    rest: &mut Option<(Pending, bool)>,
+    frame: &Frame<'_>,
+    draining: bool,
+    out: &mut Output,
+    pass: &mut Pass,
+) -> ControlFlow<Stop> {
+    let Some((pending, keep_alive)) = rest else {
+        return ControlFlow::Continue(());
+    };
+    let room = out.room();
+    if !pending.fill(frame.content, out.buf_mut(), room) {
+        return ControlFlow::Break(Stop::Keep);
+    }
+    let keep_alive = *keep_alive && !draining;
+    *rest = None;
+    pass.answered(keep_alive, out)
 }

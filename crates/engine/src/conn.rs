@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::layer::{Layer, Plain};
 use crate::policy::deadline;
-use crate::{Output, Session, Stats, Step, Timers};
+use crate::{Lease, Output, Session, Stats, Step, Timers};
 
 /// Output buffer capacity an idle connection may keep; more is freed.
 const IDLE_KEEP: usize = 4 * 1024;
@@ -69,6 +69,14 @@ impl<S: Session, L: Layer> Connection<S, L> {
         }
     }
 
+    /// The same connection, its buffers charged to `lease` past the
+    /// allowance (see [`crate::Budget`]).
+    pub fn with_lease(mut self, lease: Lease) -> Self {
+        let cap = self.out.cap();
+        self.out = Output::with_lease(cap, lease);
+        self
+    }
+
     /// A connection that only sends `bytes` and closes (a refusal).
     pub fn refused(session: S, layer: L, bytes: &[u8], now: Instant) -> Self {
         let mut conn = Self::new(session, layer, bytes.len().max(1), now);
@@ -97,7 +105,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
     #[inline]
     pub fn wants_read(&self) -> bool {
         match self.phase {
-            Phase::Open => !self.read_closed && !self.out.is_full(),
+            Phase::Open => !self.read_closed && !self.out.is_full() && self.session.wants_input(),
             Phase::Lingering => !self.read_closed,
             Phase::Flushing | Phase::Done => false,
         }
@@ -174,6 +182,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
             self.out.release_idle(IDLE_KEEP);
             self.session.release_idle();
         }
+        self.out.settle(self.session.held());
     }
 
     /// Decides how the connection ends once everything owed is sent:
@@ -257,6 +266,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
 
     #[inline]
     fn settle(&mut self, completed: u32, step: Step, stats: &mut Stats) {
+        self.out.settle(self.session.held());
         stats.requests += u64::from(completed);
         if step == Step::Fail {
             stats.errors += 1;

@@ -4,7 +4,7 @@
 
 use std::fmt::Display;
 
-use sockmux_proto::{encode, result_response, ProtoError, Request, SearchService};
+use sockmux_proto::{encode, result_response, Frame, Pending, ProtoError, Request, SearchService};
 
 /// Answers app-protocol requests. One handler serves every connection of
 /// every worker, so shared state needs its own synchronisation.
@@ -31,6 +31,14 @@ pub trait Handler: Send + Sync + 'static {
     /// Writes the answer to `request` through `response`. An `Err` is sent
     /// to the peer as an `Error: …` response, and the connection closes.
     fn handle(&self, request: &Request<'_>, response: Response<'_>) -> Result<(), ProtoError>;
+
+    /// Answers the request `frame` carries. The default reads the request
+    /// and calls [`Handler::handle`]; a handler whose answers can be as long
+    /// as their requests overrides it to write them in pieces, from the
+    /// request's own bytes, with [`Response::in_pieces`].
+    fn handle_frame(&self, frame: &Frame<'_>, response: Response<'_>) -> Result<(), ProtoError> {
+        self.handle(&Request::parse(frame)?, response)
+    }
 }
 
 /// Where a [`Handler`] writes one answer. It carries `keep-alive` exactly
@@ -39,11 +47,20 @@ pub trait Handler: Send + Sync + 'static {
 pub struct Response<'a> {
     out: &'a mut Vec<u8>,
     keep_alive: bool,
+    rest: &'a mut Option<Pending>,
 }
 
 impl<'a> Response<'a> {
-    pub(crate) fn new(out: &'a mut Vec<u8>, keep_alive: bool) -> Self {
-        Self { out, keep_alive }
+    pub(crate) fn new(
+        out: &'a mut Vec<u8>,
+        keep_alive: bool,
+        rest: &'a mut Option<Pending>,
+    ) -> Self {
+        Self {
+            out,
+            keep_alive,
+            rest,
+        }
     }
 
     /// Answers `{"result": TEXT}` as `text/json`, the way the reference
@@ -72,6 +89,19 @@ impl<'a> Response<'a> {
     ) -> Result<(), ProtoError> {
         write(self.out, self.keep_alive)
     }
+
+    /// Lets `write` append a message, or only its head and return the
+    /// [`Pending`] rest, which the session writes as the output drains,
+    /// keeping the request until the answer is whole (see
+    /// [`SearchService::respond_frame`]). Only from
+    /// [`Handler::handle_frame`], whose frame the rest is written from.
+    pub fn in_pieces(
+        self,
+        write: impl FnOnce(&mut Vec<u8>, bool) -> Result<Option<Pending>, ProtoError>,
+    ) -> Result<(), ProtoError> {
+        *self.rest = write(self.out, self.keep_alive)?;
+        Ok(())
+    }
 }
 
 /// The tutorial's `search` service, on the same trait as everyone else's.
@@ -79,5 +109,10 @@ impl Handler for SearchService {
     fn handle(&self, request: &Request<'_>, response: Response<'_>) -> Result<(), ProtoError> {
         // The search answers are rendered at table load: write them whole.
         response.raw(|out, keep_alive| self.respond(request, keep_alive, out))
+    }
+
+    /// A long name quoted back is written in pieces.
+    fn handle_frame(&self, frame: &Frame<'_>, response: Response<'_>) -> Result<(), ProtoError> {
+        response.in_pieces(|out, keep_alive| self.respond_frame(frame, keep_alive, out))
     }
 }

@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod budget;
 pub mod conn;
 pub mod drive;
 mod echo;
@@ -35,6 +36,7 @@ mod session;
 mod stats;
 
 pub use app::{AppService, AppSession};
+pub use budget::{Budget, Lease};
 pub use conn::{Connection, Phase};
 pub use drive::{drive, Outcome, ReadyQueue, Socket, Sweep, Transfer, Turn};
 pub use echo::{EchoService, EchoSession};

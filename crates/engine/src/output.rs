@@ -1,4 +1,7 @@
-//! A connection's outgoing bytes and the backpressure cap on them.
+//! A connection's outgoing bytes, the backpressure cap on them, and the
+//! connection's share of the memory budget.
+
+use crate::Lease;
 
 /// Outgoing bytes of one connection.
 ///
@@ -7,6 +10,11 @@
 /// what went with [`Output::consume`]. Reading from the peer stops while
 /// the output is full, so a peer that does not read cannot make the server
 /// buffer without bound.
+///
+/// It also carries the connection's [`Lease`] on the memory budget, since
+/// every session sees its output: past the budget's allowance, the output
+/// is full while the budget is spent, and [`Output::room`] says how much
+/// an answer written in pieces may add.
 ///
 /// ```
 /// use sockmux_engine::Output;
@@ -24,16 +32,30 @@ pub struct Output {
     /// Bytes at the front of `buf` already written.
     sent: usize,
     cap: usize,
+    lease: Lease,
 }
 
 impl Output {
     /// An empty output that reports full at `cap` pending bytes.
     pub fn new(cap: usize) -> Self {
+        Self::with_lease(cap, Lease::default())
+    }
+
+    /// An empty output that reports full at `cap` pending bytes, or
+    /// sooner when `lease`'s budget is spent.
+    pub fn with_lease(cap: usize, lease: Lease) -> Self {
         Self {
             buf: Vec::new(),
             sent: 0,
             cap,
+            lease,
         }
+    }
+
+    /// The connection's lease on the memory budget (a session asks it
+    /// before its input buffers grow large).
+    pub fn lease_mut(&mut self) -> &mut Lease {
+        &mut self.lease
     }
 
     /// The buffer to append to (pending bytes are its tail).
@@ -48,10 +70,39 @@ impl Output {
         &self.buf[self.sent..]
     }
 
-    /// Whether the pending bytes reached the cap.
+    /// Whether the pending bytes reached the cap, or the allowance while
+    /// the memory budget is spent.
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.buf.len() - self.sent >= self.cap
+        let pending = self.buf.len() - self.sent;
+        pending >= self.cap || (pending >= self.lease.allowance() && self.lease.is_spent())
+    }
+
+    /// How many bytes a session may append now: up to the cap, as far as
+    /// the budget covers them, and never less than what the allowance
+    /// leaves, so an answer written in pieces always goes on once the
+    /// output drains. Room is made in the buffer for them.
+    pub fn room(&mut self) -> usize {
+        let want = self.cap.saturating_sub(self.buf.len() - self.sent);
+        let room = if self
+            .lease
+            .try_cover_output(self.buf.len().saturating_add(want))
+        {
+            want
+        } else {
+            let covered = self.lease.output_covered();
+            covered.saturating_sub(self.buf.len()).min(want)
+        };
+        // An escape at the end of a piece may run a few bytes over.
+        self.buf.reserve_exact(room.saturating_add(8));
+        room
+    }
+
+    /// Makes the lease's charges match what the buffers hold now: this
+    /// output, and `input_held` bytes of input.
+    #[inline]
+    pub fn settle(&mut self, input_held: usize) {
+        self.lease.settle(input_held, self.buf.capacity());
     }
 
     /// Marks `n` pending bytes as written.
@@ -76,6 +127,11 @@ impl Output {
         if self.buf.is_empty() && self.buf.capacity() > keep {
             self.buf = Vec::new();
         }
+    }
+
+    /// Pending bytes at which the output is full.
+    pub fn cap(&self) -> usize {
+        self.cap
     }
 
     /// Bytes of heap held.

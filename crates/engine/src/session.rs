@@ -90,6 +90,19 @@ pub trait Session: Send + 'static {
 
     /// Frees buffers an idle session does not need.
     fn release_idle(&mut self);
+
+    /// Whether the connection should read more for it now. A session
+    /// that is still writing the answer to a message it holds says no:
+    /// what comes after waits in the socket, not in memory.
+    fn wants_input(&self) -> bool {
+        true
+    }
+
+    /// Bytes of heap the session's buffers hold (its input), charged to
+    /// the memory budget past the allowance.
+    fn held(&self) -> usize {
+        0
+    }
 }
 
 /// A service: makes a session per connection, and says what a connection

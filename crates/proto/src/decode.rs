@@ -160,6 +160,16 @@ impl Decoder {
 /// instead of taking fresh memory for every answer.
 const ANSWER_ROOM: usize = 512;
 
+/// Where a [`StreamDecoder::feed_within`] callback stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// After this message: it is consumed.
+    Consume,
+    /// At this message: it stays buffered and the next feed hands it out
+    /// again.
+    Keep,
+}
+
 /// A [`Decoder`] with a buffer of its own for the bytes of a message that
 /// has not fully arrived.
 ///
@@ -202,21 +212,63 @@ impl StreamDecoder {
         chunk: &[u8],
         mut on_frame: impl FnMut(Frame<'_>) -> ControlFlow<()>,
     ) -> Result<(), ProtoError> {
+        self.feed_within(
+            chunk,
+            &mut (),
+            |_, _| true,
+            |_, frame| match on_frame(frame) {
+                ControlFlow::Continue(()) => ControlFlow::Continue(()),
+                ControlFlow::Break(()) => ControlFlow::Break(Stop::Consume),
+            },
+        )
+    }
+
+    /// [`StreamDecoder::feed`], with two more powers for a caller that
+    /// bounds its memory:
+    ///
+    /// Both callbacks get `cx`, which they may share.
+    ///
+    /// - `may_grow(cx, bytes)` is asked before the buffer grows to `bytes`
+    ///   to hold a large message whole (once its header is in); when it says
+    ///   no, the feed fails with [`ProtoError::OverBudget`] and nothing is
+    ///   taken;
+    /// - `on_frame` may stop at a message without consuming it
+    ///   ([`Stop::Keep`]): its bytes stay buffered, and the next feed
+    ///   hands it out again, so an answer written over several calls can
+    ///   read from its request all along.
+    pub fn feed_within<C: ?Sized>(
+        &mut self,
+        chunk: &[u8],
+        cx: &mut C,
+        mut may_grow: impl FnMut(&mut C, usize) -> bool,
+        mut on_frame: impl FnMut(&mut C, Frame<'_>) -> ControlFlow<Stop>,
+    ) -> Result<(), ProtoError> {
         if self.buffered() == 0 {
             self.buf.clear();
             self.start = 0;
-            let used = decode_all(&mut self.decoder, chunk, &mut on_frame)?;
-            self.reserve_message(chunk.len() - used);
+            let used = decode_all(&mut self.decoder, chunk, cx, &mut on_frame)?;
+            if let Err(e) = self.reserve_message(chunk.len() - used, cx, &mut may_grow) {
+                self.decoder = Decoder::new(*self.decoder.limits());
+                return Err(e);
+            }
             self.buf.extend_from_slice(&chunk[used..]);
             return Ok(());
         }
         if !chunk.is_empty() {
             self.buf.drain(..self.start);
             self.start = 0;
-            self.reserve_message(self.buf.len() + chunk.len());
+            if let Err(e) = self.reserve_message(self.buf.len() + chunk.len(), cx, &mut may_grow) {
+                self.buf.clear();
+                return Err(e);
+            }
             self.buf.extend_from_slice(chunk);
         }
-        let used = match decode_all(&mut self.decoder, &self.buf[self.start..], &mut on_frame) {
+        let used = match decode_all(
+            &mut self.decoder,
+            &self.buf[self.start..],
+            cx,
+            &mut on_frame,
+        ) {
             Ok(used) => used,
             Err(e) => {
                 // The stream cannot be resynchronised, and the chunk just
@@ -234,14 +286,26 @@ impl StreamDecoder {
     /// Once a large unfinished message's length is known, makes room for
     /// exactly all of it, instead of doubling the buffer on the way (which
     /// leaves up to twice the message in memory, counting the copies the
-    /// allocator keeps). `have` bytes of the message are about to be in the
-    /// buffer.
-    fn reserve_message(&mut self, have: usize) {
-        if let Some(len) = self.decoder.message_len() {
-            if len > have && len > self.buf.capacity() {
-                self.buf.reserve_exact(len - self.buf.len() + ANSWER_ROOM);
-            }
+    /// allocator keeps), if `may_grow` lets it. `have` bytes of the
+    /// message are, or are about to be, in the buffer.
+    fn reserve_message<C: ?Sized>(
+        &mut self,
+        have: usize,
+        cx: &mut C,
+        may_grow: &mut impl FnMut(&mut C, usize) -> bool,
+    ) -> Result<(), ProtoError> {
+        let Some(len) = self.decoder.message_len() else {
+            return Ok(());
+        };
+        if len <= have || len <= self.buf.capacity() {
+            return Ok(());
         }
+        let want = len - self.buf.len() + ANSWER_ROOM;
+        if !may_grow(cx, len + ANSWER_ROOM) {
+            return Err(ProtoError::OverBudget { len });
+        }
+        self.buf.reserve_exact(want);
+        Ok(())
     }
 
     /// Bytes received but not yet handed out as messages.
@@ -275,16 +339,19 @@ impl StreamDecoder {
 
 /// Decodes messages from the front of `src` until it runs out or `on_frame`
 /// breaks; returns the bytes consumed.
-fn decode_all(
+fn decode_all<C: ?Sized>(
     decoder: &mut Decoder,
     src: &[u8],
-    on_frame: &mut impl FnMut(Frame<'_>) -> ControlFlow<()>,
+    cx: &mut C,
+    on_frame: &mut impl FnMut(&mut C, Frame<'_>) -> ControlFlow<Stop>,
 ) -> Result<usize, ProtoError> {
     let mut used = 0;
     while let Some(frame) = decoder.decode(&src[used..])? {
-        used += frame.len;
-        if on_frame(frame).is_break() {
-            break;
+        let len = frame.len;
+        match on_frame(cx, frame) {
+            ControlFlow::Continue(()) => used += len,
+            ControlFlow::Break(Stop::Consume) => return Ok(used + len),
+            ControlFlow::Break(Stop::Keep) => break,
         }
     }
     Ok(used)

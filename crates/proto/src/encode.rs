@@ -161,7 +161,7 @@ pub fn binary_request(
 
 /// Appends the protoheader and JSON header for a message of `content_len`
 /// bytes, keys in the reference order, `keep-alive` last and only when set.
-fn header(
+pub(crate) fn header(
     out: &mut Vec<u8>,
     content_type: &str,
     content_encoding: &str,

@@ -104,4 +104,11 @@ pub enum ProtoError {
         /// Bytes of the unfinished message that had arrived.
         buffered: usize,
     },
+    /// The server's budget for buffered bytes, shared by every connection,
+    /// cannot hold a message this large now.
+    #[error("the server has no room for a message of {len} bytes now; try again later")]
+    OverBudget {
+        /// The whole message's length.
+        len: usize,
+    },
 }

@@ -54,9 +54,11 @@ pub mod json;
 mod limits;
 mod object;
 pub mod reply;
+mod requote;
 pub mod service;
+mod streamed;
 
-pub use decode::{Decoder, Frame, StreamDecoder};
+pub use decode::{Decoder, Frame, Stop, StreamDecoder};
 pub use error::ProtoError;
 pub use header::{ByteOrder, Header, CONTENT_TYPE_JSON};
 pub use limits::Limits;
@@ -64,3 +66,4 @@ pub use reply::{Reply, ReplyError, ERROR_PREFIX};
 pub use service::{
     error_response, result_response, QuoteStyle, Request, SearchService, Table, TableError,
 };
+pub use streamed::{Pending, STREAM_ABOVE};

@@ -64,7 +64,11 @@ impl QuoteStyle {
 
 /// The search table: keys to answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table(HashMap<String, Answer>);
+pub struct Table {
+    entries: HashMap<String, Answer>,
+    /// Bytes in the longest key: no longer name can match.
+    longest_key: usize,
+}
 
 /// One answer, with the response content it makes rendered once, at load
 /// time, so that answering is a lookup and a copy.
@@ -108,12 +112,15 @@ impl Table {
     pub fn from_entries<K: Into<String>, V: Into<String>>(
         entries: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        Self(
-            entries
-                .into_iter()
-                .map(|(k, v)| (k.into(), Answer::new(v.into())))
-                .collect(),
-        )
+        let entries: HashMap<String, Answer> = entries
+            .into_iter()
+            .map(|(k, v)| (k.into(), Answer::new(v.into())))
+            .collect();
+        let longest_key = entries.keys().map(String::len).max().unwrap_or(0);
+        Self {
+            entries,
+            longest_key,
+        }
     }
 
     /// Parses a JSON object of string keys to string values.
@@ -129,22 +136,29 @@ impl Table {
     }
 
     fn answer(&self, key: &str) -> Option<&Answer> {
-        self.0.get(key).filter(|a| !a.text.is_empty())
+        self.entries.get(key).filter(|a| !a.text.is_empty())
     }
 
     /// The entries, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.text.as_str()))
+        self.entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.text.as_str()))
+    }
+
+    /// Bytes in the longest key.
+    pub fn longest_key(&self) -> usize {
+        self.longest_key
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     /// Whether the table has no entries.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
     }
 }
 
@@ -244,6 +258,11 @@ impl SearchService {
     /// The table answers come from.
     pub fn table(&self) -> &Table {
         &self.table
+    }
+
+    /// How result texts quote the names they repeat.
+    pub fn quote_style(&self) -> QuoteStyle {
+        self.quote
     }
 
     /// Appends the response to `request` to `out`, carrying `keep-alive`

@@ -4,7 +4,7 @@
 //! kinds, from well-behaved to hostile, are [`Kind`]; [`Peer::new`] draws
 //! one's manners from the seed.
 
-use sockmux_proto::{encode, Limits, Table};
+use sockmux_proto::{encode, Limits, Table, STREAM_ABOVE};
 
 use crate::expect::{End, Expect};
 use crate::link::{Link, PeerRead};
@@ -29,13 +29,16 @@ pub enum Kind {
     HugeBody,
     /// App: one search, a byte at a time, slowly (may hit the idle timeout).
     SlowLoris,
+    /// App: keep-alive searches for names longer than any key, whose
+    /// answers are written in pieces as the output drains.
+    LongSearch,
     /// Echo: streams random bytes, reads them back, half-closes.
     Streamer,
 }
 
 impl Kind {
     /// Every kind an app server meets.
-    pub const APP: [Kind; 8] = [
+    pub const APP: [Kind; 9] = [
         Kind::KeepAlive,
         Kind::OneShot,
         Kind::SlowReader,
@@ -44,6 +47,7 @@ impl Kind {
         Kind::Garbage,
         Kind::HugeBody,
         Kind::SlowLoris,
+        Kind::LongSearch,
     ];
     /// Every kind an echo server meets.
     pub const ECHO: [Kind; 4] = [
@@ -79,6 +83,8 @@ pub struct Peer {
     reset_at: Option<usize>,
     /// Admission turned it away.
     pub refused: bool,
+    /// The server ended its connection with an error response.
+    pub failed: bool,
     /// The connection ended (and was checked).
     pub done: bool,
 }
@@ -130,6 +136,17 @@ impl Peer {
                 keys: vec![search(rng.pick::<String>(keys), false, &mut script)],
                 closes: true,
             },
+            Kind::LongSearch => {
+                let n = rng.range(1, 4);
+                let closes = rng.one_in(2);
+                let keys = (0..n)
+                    .map(|i| {
+                        let name = long_name(&mut rng, limits);
+                        search(&name, !(closes && i + 1 == n), &mut script)
+                    })
+                    .collect();
+                Expect::Answers { keys, closes }
+            }
             Kind::SlowLoris => Expect::AnswerOrStall {
                 key: search(rng.pick::<String>(keys), false, &mut script),
             },
@@ -174,7 +191,7 @@ impl Peer {
         let piece = match kind {
             Kind::SlowLoris => 1,
             // Whole within the idle timeout (see `least_buffer`).
-            Kind::HugeBody => rng.range(1024, 16 * 1024),
+            Kind::HugeBody | Kind::LongSearch => rng.range(1024, 16 * 1024),
             // Up to 96 KiB of stream: not a byte at a time.
             Kind::Streamer => rng.range(64, 16 * 1024),
             _ => rng.range(1, 16 * 1024),
@@ -194,6 +211,7 @@ impl Peer {
             fin_sent: false,
             reset_at,
             refused: false,
+            failed: false,
             done: false,
             rng,
         }
@@ -207,7 +225,7 @@ impl Peer {
     /// tens of KiB through a 1-byte pipe would not finish within the run.
     pub fn least_buffer(&self) -> usize {
         match self.kind {
-            Kind::HugeBody => 4096,
+            Kind::HugeBody | Kind::LongSearch => 4096,
             Kind::SlowReader | Kind::Streamer => 512,
             _ => 1,
         }
@@ -313,12 +331,32 @@ impl Peer {
                 &self.received,
                 end,
                 self.refused,
+                self.failed,
             )
             .map_err(|e| format!("{:?} peer: {e}", self.kind))
     }
 }
 
 /// Appends a search for `key` to `script`; returns the key.
+/// A name longer than the service answers whole, within `limits` (or a
+/// short one when they are too tight for it), with characters that need
+/// escapes on the way in and out.
+fn long_name(rng: &mut Rng, limits: &Limits) -> String {
+    const UNITS: [&str; 5] = ["a", "b", "\"", "é", "\u{1f436}"];
+    // Room for the JSON around the name, escapes counted at their worst.
+    let most = (limits.max_content.saturating_sub(64)) / 2;
+    let len = if most > STREAM_ABOVE {
+        rng.range(STREAM_ABOVE + 1, most)
+    } else {
+        rng.range(1, 64)
+    };
+    let mut name = String::new();
+    while name.len() < len {
+        name.push_str(rng.pick::<&str>(&UNITS));
+    }
+    name
+}
+
 fn search(key: &str, keep_alive: bool, script: &mut Vec<u8>) -> String {
     encode::search_request(key, keep_alive, script).expect("a search encodes");
     key.to_owned()

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sockmux_engine::{
-    drive, Admission, AppSession, Connection, EchoSession, Outcome, Plain, ReadyQueue, Service,
-    Session, Stats, Sweep, Ticket, Timers,
+    drive, Admission, Budget, Connection, Lease, Outcome, Plain, ReadyQueue, Service, Session,
+    Stats, Sweep, Ticket, Timers,
 };
 
 use crate::link::{Link, ServerSocket};
@@ -23,30 +23,16 @@ use crate::SimConfig;
 /// turn.
 pub const MAX_WAIT_TURNS: u32 = 1;
 
-/// Bytes of heap a session holds, so the simulator can check budgets.
-pub trait Held: Session {
-    /// Bytes of heap held.
-    fn held(&self) -> usize;
-}
-
-impl Held for EchoSession {
-    fn held(&self) -> usize {
-        0
-    }
-}
-
-impl Held for AppSession {
-    fn held(&self) -> usize {
-        self.buffer_capacity()
-    }
-}
-
 struct Conn<S> {
     conn: Connection<S, Plain>,
     /// Its admission place; `None` for a refused connection.
     ticket: Option<Ticket>,
     /// Turns it had input ready and was not driven.
     waited: u32,
+    /// Its last turn ended with reading paused by the spent memory budget
+    /// (output past the allowance): it reads again on its next write
+    /// event, not as soon as the budget frees, so it is not waiting.
+    paused: bool,
 }
 
 /// One worker's loop over simulated connections; keys are peer ids.
@@ -54,6 +40,7 @@ pub struct SimServer<V: Service> {
     service: V,
     config: SimConfig,
     admission: Arc<Admission>,
+    budget: Arc<Budget>,
     timers: Timers,
     conns: BTreeMap<usize, Conn<V::Session>>,
     /// Connections made by peers, not yet accepted.
@@ -63,19 +50,19 @@ pub struct SimServer<V: Service> {
     scratch: Vec<u8>,
     /// Driven this turn.
     driven: BTreeSet<usize>,
+    /// Connections that ended in an error response since the last look.
+    failed: Vec<usize>,
     /// What the connections did.
     pub stats: Stats,
 }
 
-impl<V: Service> SimServer<V>
-where
-    V::Session: Held,
-{
+impl<V: Service> SimServer<V> {
     /// A worker serving `service` under `config`, starting at `now`.
     pub fn new(service: V, config: SimConfig, now: Instant) -> Self {
         Self {
             service,
             admission: Admission::new(config.max_connections),
+            budget: Budget::with_allowance(config.budget, config.allowance),
             timers: config.timers,
             conns: BTreeMap::new(),
             backlog: VecDeque::new(),
@@ -83,6 +70,7 @@ where
             sweep: Sweep::new(now),
             scratch: vec![0; config.read_chunk],
             driven: BTreeSet::new(),
+            failed: Vec::new(),
             stats: Stats::default(),
             config,
         }
@@ -96,6 +84,17 @@ where
     /// Connections holding an admission place.
     pub fn active(&self) -> usize {
         self.admission.active()
+    }
+
+    /// The connections that ended in an error response since the last
+    /// call.
+    pub fn take_failed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.failed)
+    }
+
+    /// Bytes charged to the memory budget.
+    pub fn budget_used(&self) -> usize {
+        self.budget.used()
     }
 
     /// Whether no connection is open or waiting to be accepted.
@@ -164,7 +163,8 @@ where
         let (conn, ticket) = match self.admission.try_admit() {
             Ok(ticket) => {
                 self.stats.connections += 1;
-                let conn = Connection::new(session, Plain, self.config.max_output, now);
+                let conn = Connection::new(session, Plain, self.config.max_output, now)
+                    .with_lease(Lease::new(&self.budget));
                 (conn, Some(ticket))
             }
             Err(reason) => {
@@ -179,6 +179,7 @@ where
             conn,
             ticket,
             waited: 0,
+            paused: false,
         };
         self.conns.insert(key, entry);
         self.drive(key, now, links, rng)
@@ -198,6 +199,7 @@ where
         let link = &mut links[key];
         link.reads = 0;
         let mut socket = ServerSocket { link, rng };
+        let errors = self.stats.errors;
         let outcome = drive(
             &mut c.conn,
             &mut socket,
@@ -207,6 +209,10 @@ where
             &mut self.stats,
         );
         let reads = socket.link.reads;
+        if self.stats.errors > errors {
+            self.failed.push(key);
+        }
+        c.paused = self.budget.is_spent() && c.conn.poll_transmit().len() >= self.config.allowance;
         if reads > self.config.read_budget {
             return Err(format!(
                 "fairness: connection {key} got {reads} reads in one turn, budget {}",
@@ -246,7 +252,7 @@ where
                      bound {max_pending}"
                 ));
             }
-            let ready = links[key].has_ready_input() && c.conn.wants_read();
+            let ready = links[key].has_ready_input() && c.conn.wants_read() && !c.paused;
             c.waited = if ready && !self.driven.contains(&key) {
                 c.waited + 1
             } else {
@@ -259,11 +265,16 @@ where
                 ));
             }
         }
-        // Admission caps the connections that may grow their buffers.
-        let bound = per_conn * self.config.max_connections;
+        // The memory budget caps what they hold together, up to a
+        // constant per connection.
+        let bound = self.config.budget + self.conns.len() * self.config.budget_slack();
         if admitted > bound {
             return Err(format!(
-                "budget: admitted connections hold {admitted} bytes, bound {bound}"
+                "budget: {} connections hold {admitted} bytes, bound {bound} \
+                 (budget {}, {} charged)",
+                self.conns.len(),
+                self.config.budget,
+                self.budget.used()
             ));
         }
         Ok(())

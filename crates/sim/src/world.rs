@@ -14,7 +14,7 @@ use sockmux_proto::{Limits, SearchService, Table};
 use crate::link::Link;
 use crate::peer::{search_keys, Kind, Peer};
 use crate::rng::Rng;
-use crate::server::{Held, SimServer};
+use crate::server::SimServer;
 
 /// The largest response the search service gives the simulated peers'
 /// requests (answers, error texts and binary heads are all far smaller).
@@ -45,6 +45,10 @@ pub struct SimConfig {
     pub limits: Limits,
     /// Idle timeout and linger.
     pub timers: Timers,
+    /// The memory budget, past the allowances.
+    pub budget: usize,
+    /// Input bytes, and as many output bytes, each connection holds free.
+    pub allowance: usize,
 }
 
 impl SimConfig {
@@ -59,10 +63,22 @@ impl SimConfig {
             accept_batch: rng.range(1, 16),
             limits: Limits {
                 max_header: rng.range(256, 4096),
-                max_content: rng.range(1024, 64 * 1024),
+                max_content: rng.range(1024, 256 * 1024),
             },
             timers: Timers { idle, linger },
+            budget: rng.range(16 * 1024, 512 * 1024),
+            allowance: rng.range(512, 8 * 1024),
         }
+    }
+
+    /// Heap one connection may hold beyond its charge to the budget: its
+    /// two allowances, and what one event adds without asking once the
+    /// budget is spent (an echo or a read's answers, doubled by a `Vec`'s
+    /// growth, and a header with a read chunk of input likewise).
+    pub fn budget_slack(&self) -> usize {
+        let output = 2 * (self.allowance + self.read_chunk.max(MAX_RESPONSE) + MAX_RESPONSE);
+        let input = 2 * (self.limits.max_header + 2 + self.read_chunk);
+        2 * self.allowance + output + input
     }
 
     /// Output one connection may have pending: the cap, plus the last
@@ -156,10 +172,7 @@ fn run_world<V: Service>(
     kinds: &[Kind],
     mut rng: Rng,
     report: &mut Report,
-) -> Result<(), Failure>
-where
-    V::Session: Held,
-{
+) -> Result<(), Failure> {
     let table = Table::builtin();
     let keys = search_keys(&table);
     let mut now = Instant::now();
@@ -206,6 +219,9 @@ where
         for id in refused.drain(..) {
             peers[id].refused = true;
         }
+        for id in server.take_failed() {
+            peers[id].failed = true;
+        }
         if step == LEAVE_AT {
             for (peer, link) in peers.iter_mut().zip(&mut links) {
                 peer.leave(link).map_err(|e| fail(step, e))?;
@@ -217,6 +233,13 @@ where
         if step > LEAVE_AT + WIND_DOWN {
             return Err(fail(step, "liveness: connections never closed".into()));
         }
+    }
+    if server.budget_used() != 0 {
+        let what = format!(
+            "budget: {} bytes still charged after the end",
+            server.budget_used()
+        );
+        return Err(fail(step, what));
     }
     if server.active() != 0 {
         let what = format!(

@@ -69,6 +69,12 @@ pub struct ServerArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes,
           default_value_t = ServerConfig::default().max_output)]
     max_output: usize,
+    /// Bytes all connections together may hold in buffers beyond 64 KiB of input and 64 KiB of
+    /// output each (suffixes KiB, MiB, GiB, TiB); past it, a large request is refused with an
+    /// error and long answers slow down.
+    #[arg(long, value_name = "BYTES", value_parser = parse::budget,
+          default_value_t = ServerConfig::default().max_buffered)]
+    max_buffered: usize,
     /// Reads one connection gets per loop turn before the others have theirs (fairness), 1 to
     /// 65536.
     #[arg(long, value_name = "N", value_parser = parse::per_turn,
@@ -96,6 +102,7 @@ impl ServerArgs {
             idle_timeout: self.idle_timeout.0,
             drain_timeout: self.drain_timeout.0,
             max_output: self.max_output,
+            max_buffered: self.max_buffered,
             read_budget: self.read_budget,
             accept_batch: self.accept_batch,
             ..defaults
