@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 
 use mio::net::{TcpListener, TcpStream};
-use sockmux_engine::{Admission, Budget};
+use sockmux_engine::{Admission, Budget, PerAddress};
 
 use crate::warn::Warnings;
 
@@ -13,6 +13,9 @@ use crate::warn::Warnings;
 pub(crate) struct Shared {
     pub(crate) admission: Arc<Admission>,
     pub(crate) budget: Arc<Budget>,
+    /// `max_connections_per_ip`, for connections whose socket address is
+    /// the client's.
+    pub(crate) per_address: Option<Arc<PerAddress>>,
     pub(crate) warnings: Warnings,
 }
 

@@ -45,6 +45,6 @@ pub use handover::{ControlSocket, HandoverError, Takeover, MAX_LISTENERS};
 pub use server::{Server, ServerError};
 pub use shutdown::Shutdown;
 pub use sockmux_engine::{
-    AppService, AppSession, Connection, EchoService, EchoSession, Handler, Layer, Layers, Plain,
-    Response, Service, Session, Stats,
+    AppService, AppSession, Connection, EchoService, EchoSession, Handler, Layer, Layers,
+    PerAddress, Plain, Response, Service, Session, Stats,
 };

@@ -8,7 +8,7 @@ use std::sync::{mpsc, Arc};
 use socket2::{Domain, Protocol, Socket, Type};
 use thiserror::Error;
 
-use sockmux_engine::{Admission, Budget, Layers, Plain, Service, Stats};
+use sockmux_engine::{Admission, Budget, Layers, PerAddress, Plain, Service, Stats};
 
 use crate::acceptor::{Acceptor, Target};
 use crate::intake::{Intake, Shared};
@@ -130,6 +130,7 @@ impl<V: Service, T: Layers> Server<V, T> {
         let shared = Arc::new(Shared {
             admission: Admission::new(config.max_connections),
             budget: Budget::new(config.max_buffered),
+            per_address: config.max_connections_per_ip.map(PerAddress::new),
             warnings: Warnings::default(),
         });
         let service = Arc::new(service);

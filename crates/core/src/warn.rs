@@ -9,11 +9,13 @@ pub(crate) enum Limit {
     MaxConnections,
     Accept,
     IdleTimeout,
+    Untrusted,
+    PerAddress,
 }
 
 /// Which limits have logged, shared by a server's loops.
 #[derive(Debug, Default)]
-pub(crate) struct Warnings([AtomicBool; 3]);
+pub(crate) struct Warnings([AtomicBool; 5]);
 
 impl Warnings {
     /// Logs `message` at warn level if `limit` has not logged yet.

@@ -14,8 +14,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use sockmux_engine::{
-    deadline, drive, Connection, Layers, Lease, Outcome, ReadyQueue, Service, Stats, Sweep, Ticket,
-    Timers,
+    deadline, drive, AddressTicket, Connection, Layers, Lease, Outcome, PolicyError, ReadyQueue,
+    Service, Stats, Sweep, Ticket, Timers,
 };
 use sockmux_net::Stream;
 
@@ -35,6 +35,9 @@ struct Entry<V: Service, T: Layers> {
     conn: Connection<V::Session, T::Layer>,
     /// The connection's place under `max_connections` (none when refused).
     _ticket: Option<Ticket>,
+    /// Its place under `max_connections_per_ip`, when the socket's address
+    /// is the client's (the PROXY layer counts named clients itself).
+    _address: Option<AddressTicket>,
 }
 
 /// A worker's event loop, built by [`crate::Server`].
@@ -202,10 +205,37 @@ impl<V: Service, T: Layers> Worker<V, T> {
     }
 
     fn admit(&mut self, socket: TcpStream, peer: SocketAddr) {
+        if !self.layers.admits(peer) {
+            self.shared.warnings.once(
+                Limit::Untrusted,
+                format_args!(
+                    "refusing connections from {peer}: not a trusted balancer (--proxy-from)"
+                ),
+            );
+            self.stats.refused += 1;
+            return;
+        }
         let now = Instant::now();
         let session = self.service.session();
         let layer = self.layers.layer(peer);
-        let (conn, ticket) = match self.shared.admission.try_admit() {
+        let address = match (&self.shared.per_address, self.layers.names_peer()) {
+            (Some(limit), false) => Some(limit.try_admit(peer.ip())),
+            _ => None,
+        };
+        let (address, admitted) = match address {
+            Some(Err(reason)) => {
+                self.shared.warnings.once(
+                    Limit::PerAddress,
+                    format_args!("max-connections-per-ip reached by {}: refusing", peer.ip()),
+                );
+                (None, Err(reason))
+            }
+            address => (
+                address.and_then(Result::ok),
+                self.shared.admission.try_admit(),
+            ),
+        };
+        let (conn, ticket) = match admitted {
             Ok(ticket) => {
                 tracing::debug!("accepted connection from {peer}");
                 self.stats.connections += 1;
@@ -213,6 +243,12 @@ impl<V: Service, T: Layers> Worker<V, T> {
                 let conn =
                     Connection::new(session, layer, self.config.max_output, now).with_lease(lease);
                 (conn, Some(ticket))
+            }
+            Err(reason @ PolicyError::TooManyFromAddress { .. }) => {
+                self.stats.refused += 1;
+                let mut refusal = Vec::new();
+                self.service.refusal(&reason, &mut refusal);
+                (Connection::refused(session, layer, &refusal, now), None)
             }
             Err(reason) => {
                 self.shared.warnings.once(
@@ -235,6 +271,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             },
             conn,
             _ticket: ticket,
+            _address: address,
         });
         if self.drain_deadline.is_some() {
             if let Some(entry) = self.conns.get_mut(key) {

@@ -12,10 +12,11 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use sockmux_engine::{Layer, LayerError, Layers, Output};
+use sockmux_engine::{AddressTicket, Layer, LayerError, Layers, Output, PerAddress};
 
-use crate::{parse, Limits, Parsed, ProxyError, ProxyHeader};
+use crate::{parse, CidrList, Limits, Parsed, ProxyError, ProxyHeader};
 
 /// One connection's PROXY protocol layer.
 ///
@@ -41,6 +42,12 @@ use crate::{parse, Limits, Parsed, ProxyError, ProxyHeader};
 pub struct ProxyLayer {
     limits: Limits,
     state: State,
+    /// The balancer the connection came through, for the log.
+    via: Option<SocketAddr>,
+    /// The per-address limit the named client counts against.
+    per_address: Option<Arc<PerAddress>>,
+    /// The client's place in it, held for the connection's life.
+    ticket: Option<AddressTicket>,
 }
 
 #[derive(Debug)]
@@ -60,7 +67,32 @@ impl ProxyLayer {
         Self {
             limits,
             state: State::Reading(Vec::new()),
+            via: None,
+            per_address: None,
+            ticket: None,
         }
+    }
+
+    /// Once the header is whole: logs whom the connection is for, and
+    /// counts the client against the per-address limit (a client over it
+    /// is closed before its first byte reaches the session).
+    fn admit_client(&mut self) -> Result<(), LayerError> {
+        let Some(client) = self.peer() else {
+            return Ok(());
+        };
+        if let Some(via) = self.via {
+            tracing::debug!("connection from {via} is for client {client}");
+        }
+        if let Some(limit) = &self.per_address {
+            match limit.try_admit(client.ip()) {
+                Ok(ticket) => self.ticket = Some(ticket),
+                Err(refused) => {
+                    tracing::debug!("refusing client {client}: {refused}");
+                    return Err(LayerError(refused.to_string()));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The header, once it is whole.
@@ -134,6 +166,7 @@ impl Layer for ProxyLayer {
         match self.read_header(input) {
             Ok(None) => Ok(()),
             Ok(Some(header_bytes)) => {
+                self.admit_client()?;
                 let rest = &input[header_bytes..];
                 if !rest.is_empty() {
                     up(rest);
@@ -167,24 +200,58 @@ impl Layer for ProxyLayer {
     }
 }
 
-/// Gives every connection a [`ProxyLayer`] with the same limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Gives every connection from a trusted balancer a [`ProxyLayer`] with
+/// the same limits; connections from anywhere else are refused before a
+/// byte is read.
+#[derive(Debug, Clone, Default)]
 pub struct ProxyLayers {
     /// The limits each connection's layer enforces.
     pub limits: Limits,
+    /// The addresses allowed to send a header (none by default).
+    pub trusted: CidrList,
+    /// The per-address limit clients count against, if any.
+    pub per_address: Option<Arc<PerAddress>>,
 }
 
 impl ProxyLayers {
-    /// Layers enforcing `limits`.
+    /// Layers enforcing `limits`, trusting no one yet.
     pub fn new(limits: Limits) -> Self {
-        Self { limits }
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// The same layers, accepting connections from `trusted` only.
+    pub fn trusting(self, trusted: CidrList) -> Self {
+        Self { trusted, ..self }
+    }
+
+    /// The same layers, counting each named client against `limit`.
+    pub fn limiting(self, limit: Arc<PerAddress>) -> Self {
+        Self {
+            per_address: Some(limit),
+            ..self
+        }
     }
 }
 
 impl Layers for ProxyLayers {
     type Layer = ProxyLayer;
 
-    fn layer(&self, _peer: SocketAddr) -> ProxyLayer {
-        ProxyLayer::new(self.limits)
+    fn layer(&self, peer: SocketAddr) -> ProxyLayer {
+        ProxyLayer {
+            via: Some(peer),
+            per_address: self.per_address.clone(),
+            ..ProxyLayer::new(self.limits)
+        }
+    }
+
+    fn admits(&self, peer: SocketAddr) -> bool {
+        self.trusted.contains(peer.ip())
+    }
+
+    fn names_peer(&self) -> bool {
+        true
     }
 }

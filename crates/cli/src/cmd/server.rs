@@ -12,8 +12,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use sockmux_core::{
-    AcceptMode, ControlSocket, Plain, Server, ServerConfig, Service, Shutdown, Takeover,
+    AcceptMode, ControlSocket, Layers, PerAddress, Plain, Server, ServerConfig, Service, Shutdown,
+    Takeover,
 };
+use sockmux_proxy::{CidrList, ProxyLayers};
 
 use super::plain;
 use crate::exit::Exit;
@@ -64,6 +66,23 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = parse::connections,
           default_value_t = ServerConfig::default().max_connections)]
     max_connections: usize,
+    /// Connections open at once from one client address, 1 to 1000000 [default: no limit];
+    /// behind --proxy-protocol, the client the header names.
+    #[arg(long, value_name = "N", value_parser = parse::connections)]
+    max_connections_per_ip: Option<usize>,
+    /// Expect a PROXY protocol header (v1 or v2, as HAProxy's send-proxy/send-proxy-v2 and
+    /// nginx's proxy_protocol send) first on every connection; logs and per-address limits
+    /// then see the client it names.
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// With --proxy-protocol: the balancers allowed to connect, CIDR[,CIDR...]; connections
+    /// from anywhere else are closed before a byte is read.
+    #[arg(long, value_name = "CIDRS", default_value = "127.0.0.0/8,::1/128")]
+    proxy_from: CidrList,
+    /// With --proxy-protocol: the largest PROXY v2 header accepted, 16 to 65551 bytes.
+    #[arg(long, value_name = "BYTES", value_parser = parse::proxy_header,
+          default_value_t = sockmux_proxy::Limits::DEFAULT_MAX_V2_LEN)]
+    proxy_max_header: usize,
     /// Seconds without progress after which a connection is closed (at most one year).
     #[arg(long, value_name = "SECS", value_parser = parse::seconds,
           default_value_t = Secs(ServerConfig::default().idle_timeout))]
@@ -115,6 +134,7 @@ impl ServerArgs {
                 Accept::Handoff => AcceptMode::Handoff,
             },
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
             idle_timeout: self.idle_timeout.0,
             drain_timeout: self.drain_timeout.0,
             max_output: self.max_output,
@@ -135,10 +155,29 @@ pub fn run<V: Service>(
     config: ServerConfig,
     service: V,
 ) -> anyhow::Result<Exit> {
+    if !args.proxy_protocol {
+        return serve(args, config, service, Plain);
+    }
+    let limits = sockmux_proxy::Limits {
+        max_v2_len: args.proxy_max_header,
+    };
+    let mut layers = ProxyLayers::new(limits).trusting(args.proxy_from.clone());
+    if let Some(max) = args.max_connections_per_ip {
+        layers = layers.limiting(PerAddress::new(max));
+    }
+    serve(args, config, service, layers)
+}
+
+fn serve<V: Service, T: Layers>(
+    args: &ServerArgs,
+    config: ServerConfig,
+    service: V,
+    layers: T,
+) -> anyhow::Result<Exit> {
     let (listeners, takeover) = sockets(args)?;
     let server = match listeners {
-        Some(listeners) => Server::with_listeners(listeners, config, service, Plain)?,
-        None => Server::bind(config, service)?,
+        Some(listeners) => Server::with_listeners(listeners, config, service, layers)?,
+        None => Server::bind_with_layers(config, service, layers)?,
     };
     let shutdown = Shutdown::new();
     let on_signal = shutdown.clone();
