@@ -143,3 +143,21 @@ fn without_a_balancer_the_per_address_limit_counts_the_socket_address() {
         "{text}"
     );
 }
+
+#[test]
+fn a_header_that_never_finishes_is_closed_by_the_idle_rules() {
+    let server = SOCKMUX.start(&["app-server", "--proxy-protocol", "--idle-timeout", "1"]);
+    let mut stream = TcpStream::connect(server.addr).expect("connects");
+    stream
+        .write_all(b"PROXY TCP4 192.0.2.1 ")
+        .expect("half a header");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    assert!(got.is_empty(), "{got:?}");
+    assert!(
+        started.elapsed() < WAIT,
+        "closed by the idle timeout, not the test's"
+    );
+}
