@@ -55,6 +55,12 @@ pub fn init(verbose: u8, quiet: u8) {
         .init();
 }
 
+/// Log lines dropped so far (stderr closed, full or slow).
+pub fn dropped() -> u64 {
+    SINK.get()
+        .map_or(0, |sink| sink.dropped.load(Ordering::Relaxed))
+}
+
 /// Waits (briefly) until queued lines are written, so the last lines of a
 /// run are not lost at exit; says how many lines were dropped, if any.
 pub fn flush() {

@@ -12,6 +12,7 @@ use sockmux_engine::{Admission, Budget, Layers, PerAddress, Plain, Service, Stat
 
 use crate::acceptor::{Acceptor, Target};
 use crate::intake::{Intake, Shared};
+use crate::metrics::Metrics;
 use crate::supervise::Supervisor;
 use crate::warn::Warnings;
 use crate::worker::Worker;
@@ -132,6 +133,8 @@ impl<V: Service, T: Layers> Server<V, T> {
             budget: Budget::new(config.max_buffered),
             per_address: config.max_connections_per_ip.map(PerAddress::new),
             warnings: Warnings::default(),
+            max_connections: config.max_connections,
+            workers: Default::default(),
         });
         let service = Arc::new(service);
         let layers = Arc::new(layers);
@@ -185,6 +188,12 @@ impl<V: Service, T: Layers> Server<V, T> {
             config,
             sockets,
         })
+    }
+
+    /// The server's metrics, to render while it runs (see
+    /// [`crate::MetricsServer`]).
+    pub fn metrics(&self) -> Metrics {
+        Metrics::new(Arc::clone(&self.shared))
     }
 
     /// Copies of the listening sockets, to hand to a successor (see

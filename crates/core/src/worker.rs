@@ -21,6 +21,7 @@ use sockmux_net::Stream;
 
 use crate::accept::AcceptGate;
 use crate::intake::{Handoff, Intake, Shared};
+use crate::metrics::Published;
 use crate::peer::Peer;
 use crate::warn::Limit;
 use crate::{ServerConfig, Shutdown};
@@ -59,6 +60,8 @@ pub(crate) struct Worker<V: Service, T: Layers> {
     ready: ReadyQueue,
     scratch: Vec<u8>,
     stats: Stats,
+    /// Where the counters are published for scrapes.
+    published: Arc<Published>,
     drain_deadline: Option<Instant>,
     next_sweep: Sweep,
 }
@@ -83,7 +86,9 @@ impl<V: Service, T: Layers> Worker<V, T> {
             Intake::Handoff(rx) => (None, Some(rx)),
         };
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let published = shared.register();
         Ok(Self {
+            published,
             handoff,
             waker,
             shutdown: Shutdown::new(),
@@ -141,11 +146,15 @@ impl<V: Service, T: Layers> Worker<V, T> {
                 self.begin_drain(now);
             }
             self.accept(now);
+            let scheduled = self.next_sweep.next();
             if self.next_sweep.due(now, &self.timers) {
                 self.sweep(now);
+                self.published
+                    .publish(&self.stats, now.saturating_duration_since(scheduled));
             }
             if let Some(deadline) = self.drain_deadline {
                 if self.conns.is_empty() {
+                    self.published.publish(&self.stats, Duration::ZERO);
                     return Ok(self.stats);
                 }
                 if now >= deadline {
@@ -213,6 +222,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
                 ),
             );
             self.stats.refused += 1;
+            self.stats.refused_untrusted += 1;
             return;
         }
         let now = Instant::now();
@@ -246,6 +256,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             }
             Err(reason @ PolicyError::TooManyFromAddress { .. }) => {
                 self.stats.refused += 1;
+                self.stats.refused_per_address += 1;
                 let mut refusal = Vec::new();
                 self.service.refusal(&reason, &mut refusal);
                 (Connection::refused(session, layer, &refusal, now), None)

@@ -50,8 +50,18 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
         None => Table::builtin(),
         Some(path) => load_table(path, args.max_table_bytes)?,
     };
+    let entries = table.len() as u64;
     let service = AppService::new(SearchService::new(table), config.limits);
-    server::run(&args.server, config, service)
+    let table_size: sockmux_core::Source = Box::new(move |out| {
+        sockmux_core::metric(
+            out,
+            "sockmux_table_entries",
+            "gauge",
+            "Entries in the search table.",
+            &[("", entries)],
+        );
+    });
+    server::run_with(&args.server, config, service, vec![table_size])
 }
 
 fn load_table(path: &Path, max_bytes: usize) -> anyhow::Result<Table> {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use sockmux_core::{metric, MetricsServer, Source};
 use sockmux_core::{
     AcceptMode, ControlSocket, Layers, PerAddress, Plain, Server, ServerConfig, Service, Shutdown,
     Takeover,
@@ -20,6 +21,7 @@ use sockmux_proxy::{CidrList, ProxyLayers};
 use super::plain;
 use crate::exit::Exit;
 use crate::host::{self, Host};
+use crate::logging;
 use crate::parse::{self, Secs};
 use crate::signals::{self, OnFirst};
 
@@ -110,6 +112,10 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = parse::per_turn,
           default_value_t = ServerConfig::default().accept_batch)]
     accept_batch: usize,
+    /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT; port 0 picks one, printed as
+    /// `metrics on ADDR` right after the `listening on` line).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     /// Unix socket on which this server hands its listening sockets to a successor started
     /// with --takeover: a restart that refuses and resets no connection.
     #[arg(long, value_name = "PATH")]
@@ -155,8 +161,18 @@ pub fn run<V: Service>(
     config: ServerConfig,
     service: V,
 ) -> anyhow::Result<Exit> {
+    run_with(args, config, service, Vec::new())
+}
+
+/// [`run`], with metric `sources` of the command's own (the table's size).
+pub fn run_with<V: Service>(
+    args: &ServerArgs,
+    config: ServerConfig,
+    service: V,
+    sources: Vec<Source>,
+) -> anyhow::Result<Exit> {
     if !args.proxy_protocol {
-        return serve(args, config, service, Plain);
+        return serve(args, config, service, Plain, sources);
     }
     let limits = sockmux_proxy::Limits {
         max_v2_len: args.proxy_max_header,
@@ -165,7 +181,7 @@ pub fn run<V: Service>(
     if let Some(max) = args.max_connections_per_ip {
         layers = layers.limiting(PerAddress::new(max));
     }
-    serve(args, config, service, layers)
+    serve(args, config, service, layers, sources)
 }
 
 fn serve<V: Service, T: Layers>(
@@ -173,6 +189,7 @@ fn serve<V: Service, T: Layers>(
     config: ServerConfig,
     service: V,
     layers: T,
+    sources: Vec<Source>,
 ) -> anyhow::Result<Exit> {
     let (listeners, takeover) = sockets(args)?;
     let server = match listeners {
@@ -195,6 +212,25 @@ fn serve<V: Service, T: Layers>(
     // by the time it is printed, everything that can fail at start-up has.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", server.local_addr())?;
+    if let Some(addr) = args.metrics {
+        let metrics = server.metrics();
+        metrics.add_source(Box::new(|out| {
+            metric(
+                out,
+                "sockmux_log_lines_dropped_total",
+                "counter",
+                "Log lines dropped because stderr was closed, full or slow.",
+                &[("", logging::dropped())],
+            );
+        }));
+        for source in sources {
+            metrics.add_source(source);
+        }
+        let endpoint = MetricsServer::bind(addr, metrics)
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        writeln!(stdout, "metrics on {}", endpoint.local_addr()?)?;
+        endpoint.serve()?;
+    }
     stdout.flush()?;
     drop(stdout);
     if let Some(takeover) = takeover {
