@@ -22,7 +22,7 @@ use crate::{AcceptMode, ServerConfig, Shutdown};
 #[derive(Debug, Error)]
 pub enum ServerError {
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -213,14 +213,23 @@ impl<V: Service, T: Layers> Server<V, T> {
     /// Serves until `shutdown` is triggered and every worker has drained;
     /// returns the totals.
     pub fn run(self, shutdown: Shutdown) -> Result<Stats, ServerError> {
+        let accept = match self.config.accept {
+            AcceptMode::ReusePort => "reuseport",
+            AcceptMode::Handoff => "handoff",
+        };
+        // The app protocol's own limit, only where it applies.
+        let content = match self.service.name() {
+            "echo" => String::new(),
+            _ => format!(", max-content {} bytes", self.config.limits.max_content),
+        };
         tracing::info!(
-            "{} service on {} with {} worker(s), max-connections {}, idle-timeout {} s, max-content {} bytes",
+            "{} service on {} with {} worker(s), accept {accept}, max-connections {}, idle-timeout {} s, max-buffered {} bytes{content}",
             self.service.name(),
             self.local_addr,
             self.workers.len(),
             self.config.max_connections,
             self.config.idle_timeout.as_secs_f64(),
-            self.config.limits.max_content,
+            self.config.max_buffered,
         );
         let mut threads = Supervisor::new();
         for (i, worker) in self.workers.into_iter().enumerate() {

@@ -20,7 +20,7 @@ use sockmux_proxy::{CidrList, ProxyLayers};
 
 use super::plain;
 use crate::exit::Exit;
-use crate::host::{self, Host};
+use crate::host::{self, Host, HostOrPort};
 use crate::logging;
 use crate::parse::{self, Secs};
 use crate::signals::{self, OnFirst};
@@ -49,12 +49,13 @@ pub enum Accept {
 /// Flags every server takes.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Address to bind: an IPv4 or IPv6 literal, or a host name.
-    #[arg(default_value = "127.0.0.1", value_parser = host::parse)]
-    host: Host,
-    /// Port to bind; 0 picks a free one (printed on the first line).
-    #[arg(value_parser = parse::server_port, default_value_t = ServerConfig::DEFAULT_PORT)]
-    port: u16,
+    /// Address to bind: an IPv4 or IPv6 literal, or a host name [default: 127.0.0.1]. A lone
+    /// number is the PORT, on 127.0.0.1; every interface (0.0.0.0, ::) only when spelled out.
+    #[arg(value_name = "HOST", value_parser = host::parse_or_port)]
+    host: Option<HostOrPort>,
+    /// Port to bind; 0 picks a free one (printed on the first line) [default: 65432].
+    #[arg(value_parser = parse::server_port)]
+    port: Option<u16>,
     /// Worker threads, each with its own event loop, at most 1024 [default: the number of
     /// cores]
     #[arg(long, value_parser = parse::threads)]
@@ -131,9 +132,28 @@ impl ServerArgs {
     /// The server configuration these flags describe.
     pub fn config(&self) -> anyhow::Result<ServerConfig> {
         let defaults = ServerConfig::default();
+        let loopback = || Host::from(defaults.addr.ip());
+        let (host, port) = match (&self.host, self.port) {
+            (None, port) => (loopback(), port.unwrap_or(ServerConfig::DEFAULT_PORT)),
+            (Some(HostOrPort::Port(port)), None) => (loopback(), *port),
+            (Some(HostOrPort::Port(_)), Some(_)) => {
+                return Err(crate::exit::usage(
+                    "HOST is a number: give a host name or address before the port",
+                ));
+            }
+            (Some(HostOrPort::Host(host)), port) => {
+                (host.clone(), port.unwrap_or(ServerConfig::DEFAULT_PORT))
+            }
+        };
+        // A server binds one address: the first the name resolves to.
+        let addr = host::resolve(&host, port).map_err(plain)?[0];
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                "binding {addr}, reachable from other machines: the protocol has no authentication"
+            );
+        }
         Ok(ServerConfig {
-            // A server binds one address: the first the name resolves to.
-            addr: host::resolve(&self.host, self.port).map_err(plain)?[0],
+            addr,
             workers: self.workers.unwrap_or(defaults.workers),
             accept: match self.accept {
                 Accept::Reuseport => AcceptMode::ReusePort,
