@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) warnings: Warnings,
     /// `max_connections`, for the metrics.
     pub(crate) max_connections: usize,
+    /// Budget refusals already logged (their count when last looked at).
+    pub(crate) budget_refusals_seen: std::sync::atomic::AtomicU64,
     /// Each worker's published counters.
     pub(crate) workers: Mutex<Vec<Arc<Published>>>,
 }

@@ -134,6 +134,7 @@ impl<V: Service, T: Layers> Server<V, T> {
             per_address: config.max_connections_per_ip.map(PerAddress::new),
             warnings: Warnings::default(),
             max_connections: config.max_connections,
+            budget_refusals_seen: Default::default(),
             workers: Default::default(),
         });
         let service = Arc::new(service);

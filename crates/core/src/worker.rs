@@ -215,7 +215,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
 
     fn admit(&mut self, socket: TcpStream, peer: SocketAddr) {
         if !self.layers.admits(peer) {
-            self.shared.warnings.once(
+            self.shared.warnings.note(
                 Limit::Untrusted,
                 format_args!(
                     "refusing connections from {peer}: not a trusted balancer (--proxy-from)"
@@ -234,7 +234,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
         };
         let (address, admitted) = match address {
             Some(Err(reason)) => {
-                self.shared.warnings.once(
+                self.shared.warnings.note(
                     Limit::PerAddress,
                     format_args!("max-connections-per-ip reached by {}: refusing", peer.ip()),
                 );
@@ -262,7 +262,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
                 (Connection::refused(session, layer, &refusal, now), None)
             }
             Err(reason) => {
-                self.shared.warnings.once(
+                self.shared.warnings.note(
                     Limit::MaxConnections,
                     format_args!(
                         "max-connections ({}) reached: refusing new connections",
@@ -365,7 +365,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             }
         }
         if !fired.is_empty() {
-            self.shared.warnings.once(
+            self.shared.warnings.note(
                 Limit::IdleTimeout,
                 format_args!(
                     "idle-timeout ({} ms) closed a connection that made no progress",
@@ -375,6 +375,21 @@ impl<V: Service, T: Layers> Worker<V, T> {
         }
         for key in fired {
             self.drive(key, None, now);
+        }
+        let refusals = self.shared.budget.refusals();
+        let seen = self
+            .shared
+            .budget_refusals_seen
+            .swap(refusals, std::sync::atomic::Ordering::Relaxed);
+        if refusals > seen {
+            self.shared.warnings.bite(
+                Limit::Budget,
+                refusals - seen,
+                format_args!(
+                    "max-buffered ({} bytes) reached: large requests refused, long answers slowed",
+                    self.shared.budget.limit()
+                ),
+            );
         }
     }
 

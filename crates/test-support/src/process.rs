@@ -177,6 +177,25 @@ impl Server {
         false
     }
 
+    /// Every stderr line received so far, once the stream has ended (after
+    /// [`Server::terminate`] or [`Server::wait_exit`]) or within a bounded
+    /// wait.
+    pub fn log(&mut self) -> String {
+        if let Some(rx) = &self.stderr {
+            let until = Instant::now() + WAIT;
+            while let Some(left) = until.checked_duration_since(Instant::now()) {
+                match rx.recv_timeout(left) {
+                    Ok(line) => {
+                        self.log.push_str(&line);
+                        self.log.push('\n');
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        self.log.clone()
+    }
+
     /// Open file descriptors of the server process.
     pub fn fd_count(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
