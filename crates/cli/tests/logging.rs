@@ -128,6 +128,9 @@ fn json_logs_are_one_object_per_line() {
     for line in lines {
         let value: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
-        assert!(value["level"].is_string() && value["fields"]["message"].is_string(), "{line}");
+        assert!(
+            value["level"].is_string() && value["fields"]["message"].is_string(),
+            "{line}"
+        );
     }
 }
