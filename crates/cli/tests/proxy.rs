@@ -161,3 +161,23 @@ fn a_header_that_never_finishes_is_closed_by_the_idle_rules() {
         "closed by the idle timeout, not the test's"
     );
 }
+
+#[test]
+fn allow_lists_refuse_other_clients_before_a_byte_and_see_through_the_balancer() {
+    // Without a balancer: the socket's address.
+    let open = SOCKMUX.start(&["app-server", "--allow", "127.0.0.0/8"]);
+    assert!(answered(&exchange(open.addr, &search("morpheus", false))));
+    let closed = SOCKMUX.start(&["app-server", "--allow", "10.0.0.0/8,::1/128"]);
+    assert_eq!(exchange(closed.addr, &search("morpheus", false)), b"");
+    // Behind one: the client the header names.
+    let proxied = SOCKMUX.start(&["app-server", "--proxy-protocol", "--allow", "192.0.2.0/24"]);
+    assert!(
+        answered(&exchange(proxied.addr, &with_header(V1))),
+        "192.0.2.1 is allowed"
+    );
+    assert_eq!(
+        exchange(proxied.addr, &with_header(&v2(1))),
+        b"",
+        "203.0.113.9 is not"
+    );
+}

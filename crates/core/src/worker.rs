@@ -217,9 +217,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
         if !self.layers.admits(peer) {
             self.shared.warnings.note(
                 Limit::Untrusted,
-                format_args!(
-                    "refusing connections from {peer}: not a trusted balancer (--proxy-from)"
-                ),
+                format_args!("refusing a connection from {peer}: not in --allow or --proxy-from"),
             );
             self.stats.refused += 1;
             self.stats.refused_untrusted += 1;

@@ -16,7 +16,7 @@ use sockmux_core::{
     AcceptMode, ControlSocket, Layers, PerAddress, Plain, Server, ServerConfig, Service, Shutdown,
     Takeover,
 };
-use sockmux_proxy::{CidrList, ProxyLayers};
+use sockmux_proxy::{Allow, CidrList, ProxyLayers};
 
 use super::plain;
 use crate::exit::Exit;
@@ -82,6 +82,10 @@ pub struct ServerArgs {
     /// from anywhere else are closed before a byte is read.
     #[arg(long, value_name = "CIDRS", default_value = "127.0.0.0/8,::1/128")]
     proxy_from: CidrList,
+    /// Serve only clients in CIDR[,CIDR...]; others are closed before a byte is read (behind
+    /// --proxy-protocol: the client the header names, checked as soon as it is read).
+    #[arg(long, value_name = "CIDRS")]
+    allow: Option<CidrList>,
     /// With --proxy-protocol: the largest PROXY v2 header accepted, 16 to 65551 bytes.
     #[arg(long, value_name = "BYTES", value_parser = parse::proxy_header,
           default_value_t = sockmux_proxy::Limits::DEFAULT_MAX_V2_LEN)]
@@ -192,7 +196,16 @@ pub fn run_with<V: Service>(
     sources: Vec<Source>,
 ) -> anyhow::Result<Exit> {
     if !args.proxy_protocol {
-        return serve(args, config, service, Plain, sources);
+        return match &args.allow {
+            None => serve(args, config, service, Plain, sources),
+            Some(allow) => {
+                let layers = Allow {
+                    layers: Plain,
+                    allow: allow.clone(),
+                };
+                serve(args, config, service, layers, sources)
+            }
+        };
     }
     let limits = sockmux_proxy::Limits {
         max_v2_len: args.proxy_max_header,
@@ -200,6 +213,9 @@ pub fn run_with<V: Service>(
     let mut layers = ProxyLayers::new(limits).trusting(args.proxy_from.clone());
     if let Some(max) = args.max_connections_per_ip {
         layers = layers.limiting(PerAddress::new(max));
+    }
+    if let Some(allow) = &args.allow {
+        layers = layers.allowing(allow.clone());
     }
     serve(args, config, service, layers, sources)
 }
