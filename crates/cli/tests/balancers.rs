@@ -37,6 +37,18 @@ fn have(program: &str) -> bool {
     found
 }
 
+/// Stops a balancer with SIGTERM, as its own service manager would: an
+/// nginx master killed outright leaves its worker running, holding the
+/// port and every descriptor it inherited.
+fn stop(mut balancer: Child) {
+    let pid = balancer.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    if sockmux_test_support::wait_timeout(&mut balancer, WAIT).is_none() {
+        let _ = balancer.kill();
+        let _ = balancer.wait();
+    }
+}
+
 /// Three backends behind the PROXY protocol; the first logs at debug.
 fn backends() -> Vec<Server> {
     let verbose = SOCKMUX.start(&["-v", "app-server", "--proxy-protocol", "--workers", "1"]);
@@ -209,8 +221,7 @@ fn haproxy_in_front_survives_a_dead_backend_and_passes_the_client_address() {
         backends[0].wait_for_log("is for client 127.0.0.2:"),
         "client address logged"
     );
-    let _ = haproxy.kill();
-    let _ = haproxy.wait();
+    stop(haproxy);
 }
 
 fn nginx_config(dir: &Path, front: SocketAddr, backends: &[Server]) -> String {
@@ -267,8 +278,7 @@ fn nginx_in_front_survives_a_dead_backend_and_passes_the_client_address() {
         backends[0].wait_for_log("is for client 127.0.0.2:"),
         "client address logged"
     );
-    let _ = nginx.kill();
-    let _ = nginx.wait();
+    stop(nginx);
 }
 
 #[test]
