@@ -148,6 +148,9 @@ impl<S: Session, L: Layer> Connection<S, L> {
             self.last_progress = now;
         }
         self.settle(completed, step, stats);
+        if !self.read_closed && self.layer.is_peer_closed() {
+            self.handle_eof(now, stats);
+        }
         completed
     }
 
@@ -255,7 +258,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
             Phase::Open => {
                 let step = self.session.handle_stall(timers.idle, &mut self.out);
                 self.settle(0, step, stats);
-                self.phase = Phase::Flushing;
+                self.close();
                 // One more idle period to deliver the last word.
                 self.last_progress = now;
             }
@@ -268,6 +271,11 @@ impl<S: Session, L: Layer> Connection<S, L> {
     /// The session, to inspect (a simulator checks its buffers).
     pub fn session(&self) -> &S {
         &self.session
+    }
+
+    /// The transport layers, to inspect (a TLS layer's handshake).
+    pub fn layer(&self) -> &L {
+        &self.layer
     }
 
     /// Bytes of heap this connection's output holds.
@@ -288,7 +296,16 @@ impl<S: Session, L: Layer> Connection<S, L> {
             stats.errors += 1;
         }
         if step != Step::Continue && self.phase == Phase::Open {
+            self.close();
+        }
+    }
+
+    /// Open to flushing: the session is done, and the layers may add
+    /// their closing words behind its output.
+    fn close(&mut self) {
+        if self.phase == Phase::Open {
             self.phase = Phase::Flushing;
+            self.layer.handle_close();
         }
     }
 }
