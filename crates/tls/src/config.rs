@@ -108,6 +108,9 @@ impl TlsSettings {
         // each costs an encryption on the handshake's path.
         config.send_tls13_tickets = 1;
         config.alpn_protocols = self.alpn.clone();
+        // The server's order (cheapest hash first, see `provider`), not
+        // the client's: OpenSSL lists AES-256-GCM/SHA-384 first.
+        config.ignore_client_order = true;
         Ok(Arc::new(config))
     }
 }
