@@ -143,3 +143,41 @@ fn without_a_balancer_the_per_address_limit_counts_the_socket_address() {
         "{text}"
     );
 }
+
+#[test]
+fn a_header_that_never_finishes_is_closed_by_the_idle_rules() {
+    let server = SOCKMUX.start(&["app-server", "--proxy-protocol", "--idle-timeout", "1"]);
+    let mut stream = TcpStream::connect(server.addr).expect("connects");
+    stream
+        .write_all(b"PROXY TCP4 192.0.2.1 ")
+        .expect("half a header");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    assert!(got.is_empty(), "{got:?}");
+    assert!(
+        started.elapsed() < WAIT,
+        "closed by the idle timeout, not the test's"
+    );
+}
+
+#[test]
+fn allow_lists_refuse_other_clients_before_a_byte_and_see_through_the_balancer() {
+    // Without a balancer: the socket's address.
+    let open = SOCKMUX.start(&["app-server", "--allow", "127.0.0.0/8"]);
+    assert!(answered(&exchange(open.addr, &search("morpheus", false))));
+    let closed = SOCKMUX.start(&["app-server", "--allow", "10.0.0.0/8,::1/128"]);
+    assert_eq!(exchange(closed.addr, &search("morpheus", false)), b"");
+    // Behind one: the client the header names.
+    let proxied = SOCKMUX.start(&["app-server", "--proxy-protocol", "--allow", "192.0.2.0/24"]);
+    assert!(
+        answered(&exchange(proxied.addr, &with_header(V1))),
+        "192.0.2.1 is allowed"
+    );
+    assert_eq!(
+        exchange(proxied.addr, &with_header(&v2(1))),
+        b"",
+        "203.0.113.9 is not"
+    );
+}

@@ -77,6 +77,7 @@ fn ten_takeovers_under_load_refuse_reset_and_lose_nothing() {
     ] {
         assert_eq!(report[field], 0, "{field} across ten restarts: {report}");
     }
+    eprintln!("ten takeovers under load: {requests} requests, 0 errors of any kind");
     assert!(old.is_alive(), "the last server still serves");
     assert!(old.terminate().code() == Some(143));
 }

@@ -45,7 +45,7 @@ const READY_WAIT: Duration = Duration::from_secs(60);
 #[derive(Debug, Error)]
 pub enum HandoverError {
     /// The control socket could not be reached or used.
-    #[error("control socket {path}: {source}")]
+    #[error("control socket {path}")]
     Control {
         /// Its path.
         path: PathBuf,

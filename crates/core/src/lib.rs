@@ -33,6 +33,8 @@ mod acceptor;
 mod config;
 mod handover;
 mod intake;
+mod metrics;
+mod metrics_http;
 mod peer;
 mod server;
 mod shutdown;
@@ -42,6 +44,8 @@ mod worker;
 
 pub use config::{AcceptMode, ServerConfig};
 pub use handover::{ControlSocket, HandoverError, Takeover, MAX_LISTENERS};
+pub use metrics::{metric, Metrics, Source};
+pub use metrics_http::MetricsServer;
 pub use server::{Server, ServerError};
 pub use shutdown::Shutdown;
 pub use sockmux_engine::{

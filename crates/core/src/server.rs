@@ -12,6 +12,7 @@ use sockmux_engine::{Admission, Budget, Layers, PerAddress, Plain, Service, Stat
 
 use crate::acceptor::{Acceptor, Target};
 use crate::intake::{Intake, Shared};
+use crate::metrics::Metrics;
 use crate::supervise::Supervisor;
 use crate::warn::Warnings;
 use crate::worker::Worker;
@@ -21,7 +22,7 @@ use crate::{AcceptMode, ServerConfig, Shutdown};
 #[derive(Debug, Error)]
 pub enum ServerError {
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -132,6 +133,9 @@ impl<V: Service, T: Layers> Server<V, T> {
             budget: Budget::new(config.max_buffered),
             per_address: config.max_connections_per_ip.map(PerAddress::new),
             warnings: Warnings::default(),
+            max_connections: config.max_connections,
+            budget_refusals_seen: Default::default(),
+            workers: Default::default(),
         });
         let service = Arc::new(service);
         let layers = Arc::new(layers);
@@ -187,6 +191,12 @@ impl<V: Service, T: Layers> Server<V, T> {
         })
     }
 
+    /// The server's metrics, to render while it runs (see
+    /// [`crate::MetricsServer`]).
+    pub fn metrics(&self) -> Metrics {
+        Metrics::new(Arc::clone(&self.shared))
+    }
+
     /// Copies of the listening sockets, to hand to a successor (see
     /// [`crate::ControlSocket`]).
     pub fn listeners(&self) -> io::Result<Vec<std::net::TcpListener>> {
@@ -204,14 +214,23 @@ impl<V: Service, T: Layers> Server<V, T> {
     /// Serves until `shutdown` is triggered and every worker has drained;
     /// returns the totals.
     pub fn run(self, shutdown: Shutdown) -> Result<Stats, ServerError> {
+        let accept = match self.config.accept {
+            AcceptMode::ReusePort => "reuseport",
+            AcceptMode::Handoff => "handoff",
+        };
+        // The app protocol's own limit, only where it applies.
+        let content = match self.service.name() {
+            "echo" => String::new(),
+            _ => format!(", max-content {} bytes", self.config.limits.max_content),
+        };
         tracing::info!(
-            "{} service on {} with {} worker(s), max-connections {}, idle-timeout {} s, max-content {} bytes",
+            "{} service on {} with {} worker(s), accept {accept}, max-connections {}, idle-timeout {} s, max-buffered {} bytes{content}",
             self.service.name(),
             self.local_addr,
             self.workers.len(),
             self.config.max_connections,
             self.config.idle_timeout.as_secs_f64(),
-            self.config.limits.max_content,
+            self.config.max_buffered,
         );
         let mut threads = Supervisor::new();
         for (i, worker) in self.workers.into_iter().enumerate() {

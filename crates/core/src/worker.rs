@@ -21,6 +21,7 @@ use sockmux_net::Stream;
 
 use crate::accept::AcceptGate;
 use crate::intake::{Handoff, Intake, Shared};
+use crate::metrics::Published;
 use crate::peer::Peer;
 use crate::warn::Limit;
 use crate::{ServerConfig, Shutdown};
@@ -59,6 +60,8 @@ pub(crate) struct Worker<V: Service, T: Layers> {
     ready: ReadyQueue,
     scratch: Vec<u8>,
     stats: Stats,
+    /// Where the counters are published for scrapes.
+    published: Arc<Published>,
     drain_deadline: Option<Instant>,
     next_sweep: Sweep,
 }
@@ -83,7 +86,9 @@ impl<V: Service, T: Layers> Worker<V, T> {
             Intake::Handoff(rx) => (None, Some(rx)),
         };
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let published = shared.register();
         Ok(Self {
+            published,
             handoff,
             waker,
             shutdown: Shutdown::new(),
@@ -141,11 +146,15 @@ impl<V: Service, T: Layers> Worker<V, T> {
                 self.begin_drain(now);
             }
             self.accept(now);
+            let scheduled = self.next_sweep.next();
             if self.next_sweep.due(now, &self.timers) {
                 self.sweep(now);
+                self.published
+                    .publish(&self.stats, now.saturating_duration_since(scheduled));
             }
             if let Some(deadline) = self.drain_deadline {
                 if self.conns.is_empty() {
+                    self.published.publish(&self.stats, Duration::ZERO);
                     return Ok(self.stats);
                 }
                 if now >= deadline {
@@ -206,13 +215,12 @@ impl<V: Service, T: Layers> Worker<V, T> {
 
     fn admit(&mut self, socket: TcpStream, peer: SocketAddr) {
         if !self.layers.admits(peer) {
-            self.shared.warnings.once(
+            self.shared.warnings.note(
                 Limit::Untrusted,
-                format_args!(
-                    "refusing connections from {peer}: not a trusted balancer (--proxy-from)"
-                ),
+                format_args!("refusing a connection from {peer}: not in --allow or --proxy-from"),
             );
             self.stats.refused += 1;
+            self.stats.refused_untrusted += 1;
             return;
         }
         let now = Instant::now();
@@ -224,7 +232,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
         };
         let (address, admitted) = match address {
             Some(Err(reason)) => {
-                self.shared.warnings.once(
+                self.shared.warnings.note(
                     Limit::PerAddress,
                     format_args!("max-connections-per-ip reached by {}: refusing", peer.ip()),
                 );
@@ -246,12 +254,13 @@ impl<V: Service, T: Layers> Worker<V, T> {
             }
             Err(reason @ PolicyError::TooManyFromAddress { .. }) => {
                 self.stats.refused += 1;
+                self.stats.refused_per_address += 1;
                 let mut refusal = Vec::new();
                 self.service.refusal(&reason, &mut refusal);
                 (Connection::refused(session, layer, &refusal, now), None)
             }
             Err(reason) => {
-                self.shared.warnings.once(
+                self.shared.warnings.note(
                     Limit::MaxConnections,
                     format_args!(
                         "max-connections ({}) reached: refusing new connections",
@@ -354,7 +363,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             }
         }
         if !fired.is_empty() {
-            self.shared.warnings.once(
+            self.shared.warnings.note(
                 Limit::IdleTimeout,
                 format_args!(
                     "idle-timeout ({} ms) closed a connection that made no progress",
@@ -364,6 +373,21 @@ impl<V: Service, T: Layers> Worker<V, T> {
         }
         for key in fired {
             self.drive(key, None, now);
+        }
+        let refusals = self.shared.budget.refusals();
+        let seen = self
+            .shared
+            .budget_refusals_seen
+            .swap(refusals, std::sync::atomic::Ordering::Relaxed);
+        if refusals > seen {
+            self.shared.warnings.bite(
+                Limit::Budget,
+                refusals - seen,
+                format_args!(
+                    "max-buffered ({} bytes) reached: large requests refused, long answers slowed",
+                    self.shared.budget.limit()
+                ),
+            );
         }
     }
 

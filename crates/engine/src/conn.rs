@@ -141,6 +141,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
         if let Err(e) = layered {
             tracing::debug!("transport layer: {e}");
             stats.errors += 1;
+            stats.transport_errors += 1;
             self.phase = Phase::Done;
             return completed;
         }
@@ -256,6 +257,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
         }
         match self.phase {
             Phase::Open => {
+                stats.idle_timeouts += 1;
                 let step = self.session.handle_stall(timers.idle, &mut self.out);
                 self.settle(0, step, stats);
                 self.close();

@@ -45,4 +45,4 @@ pub use layer::{Layer, LayerError, Layers, Plain, Stacked};
 pub use output::Output;
 pub use policy::{deadline, AddressTicket, Admission, PerAddress, PolicyError, Ticket, Timers};
 pub use session::{Handled, Service, Session, Step};
-pub use stats::Stats;
+pub use stats::{SharedStats, Stats};

@@ -46,6 +46,8 @@ pub struct ProxyLayer {
     via: Option<SocketAddr>,
     /// The per-address limit the named client counts against.
     per_address: Option<Arc<PerAddress>>,
+    /// The clients allowed, when only some are.
+    allow: Option<Arc<CidrList>>,
     /// The client's place in it, held for the connection's life.
     ticket: Option<AddressTicket>,
 }
@@ -69,6 +71,7 @@ impl ProxyLayer {
             state: State::Reading(Vec::new()),
             via: None,
             per_address: None,
+            allow: None,
             ticket: None,
         }
     }
@@ -82,6 +85,14 @@ impl ProxyLayer {
         };
         if let Some(via) = self.via {
             tracing::debug!("connection from {via} is for client {client}");
+        }
+        if self
+            .allow
+            .as_ref()
+            .is_some_and(|allow| !allow.contains(client.ip()))
+        {
+            tracing::debug!("refusing client {client}: not in --allow");
+            return Err(LayerError(format!("client {client} is not allowed")));
         }
         if let Some(limit) = &self.per_address {
             match limit.try_admit(client.ip()) {
@@ -211,6 +222,8 @@ pub struct ProxyLayers {
     pub trusted: CidrList,
     /// The per-address limit clients count against, if any.
     pub per_address: Option<Arc<PerAddress>>,
+    /// The clients allowed (by the address the header names), if not all.
+    pub allow: Option<Arc<CidrList>>,
 }
 
 impl ProxyLayers {
@@ -225,6 +238,14 @@ impl ProxyLayers {
     /// The same layers, accepting connections from `trusted` only.
     pub fn trusting(self, trusted: CidrList) -> Self {
         Self { trusted, ..self }
+    }
+
+    /// The same layers, serving only the named clients in `allow`.
+    pub fn allowing(self, allow: CidrList) -> Self {
+        Self {
+            allow: Some(Arc::new(allow)),
+            ..self
+        }
     }
 
     /// The same layers, counting each named client against `limit`.
@@ -243,6 +264,7 @@ impl Layers for ProxyLayers {
         ProxyLayer {
             via: Some(peer),
             per_address: self.per_address.clone(),
+            allow: self.allow.clone(),
             ..ProxyLayer::new(self.limits)
         }
     }
@@ -253,5 +275,32 @@ impl Layers for ProxyLayers {
 
     fn names_peer(&self) -> bool {
         true
+    }
+}
+
+/// Any layers, serving only peers whose socket address is in a list
+/// (`--allow` without the PROXY protocol): others are closed before a byte
+/// is read.
+#[derive(Debug, Clone)]
+pub struct Allow<T> {
+    /// The layers for the peers allowed.
+    pub layers: T,
+    /// The peers allowed.
+    pub allow: CidrList,
+}
+
+impl<T: Layers> Layers for Allow<T> {
+    type Layer = T::Layer;
+
+    fn layer(&self, peer: SocketAddr) -> T::Layer {
+        self.layers.layer(peer)
+    }
+
+    fn admits(&self, peer: SocketAddr) -> bool {
+        self.allow.contains(peer.ip()) && self.layers.admits(peer)
+    }
+
+    fn names_peer(&self) -> bool {
+        self.layers.names_peer()
     }
 }

@@ -38,5 +38,5 @@ mod v2;
 pub use cidr::{Cidr, CidrError, CidrList};
 pub use error::{Field, IpFamily, ProxyError};
 pub use header::{parse, Addresses, Command, Limits, Parsed, ProxyHeader, Version, V1_MAX_LEN};
-pub use layer::{ProxyLayer, ProxyLayers};
+pub use layer::{Allow, ProxyLayer, ProxyLayers};
 pub use v2::SIGNATURE as V2_SIGNATURE;

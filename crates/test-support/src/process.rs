@@ -85,6 +85,7 @@ pub struct Server {
     child: Option<Child>,
     /// The address it printed it listens on.
     pub addr: SocketAddr,
+    stdout: mpsc::Receiver<String>,
     stderr: Option<mpsc::Receiver<String>>,
     /// Log lines received so far.
     log: String,
@@ -99,7 +100,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        let rx = first_line(child.stdout.take().expect("stdout"));
+        let rx = stdout_lines(child.stdout.take().expect("stdout"));
         let stderr = child.stderr.take().map(collect_lines);
         let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
             let _ = child.kill();
@@ -113,9 +114,16 @@ impl Server {
         Server {
             child: Some(child),
             addr,
+            stdout: rx,
             stderr,
             log: String::new(),
         }
+    }
+
+    /// The next line the server prints on stdout after `listening on`
+    /// (waited for, bounded).
+    pub fn next_stdout_line(&mut self) -> Option<String> {
+        self.stdout.recv_timeout(WAIT).ok()
     }
 
     /// The port it listens on.
@@ -169,6 +177,25 @@ impl Server {
         false
     }
 
+    /// Every stderr line received so far, once the stream has ended (after
+    /// [`Server::terminate`] or [`Server::wait_exit`]) or within a bounded
+    /// wait.
+    pub fn log(&mut self) -> String {
+        if let Some(rx) = &self.stderr {
+            let until = Instant::now() + WAIT;
+            while let Some(left) = until.checked_duration_since(Instant::now()) {
+                match rx.recv_timeout(left) {
+                    Ok(line) => {
+                        self.log.push_str(&line);
+                        self.log.push('\n');
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        self.log.clone()
+    }
+
     /// Open file descriptors of the server process.
     pub fn fd_count(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
@@ -212,6 +239,22 @@ pub(crate) fn first_line(stdout: impl Read + Send + 'static) -> mpsc::Receiver<S
             let _ = tx.send(line);
         }
         for _ in lines {}
+    });
+    rx
+}
+
+/// Every line of a server's stdout, as it comes; the rest is drained when
+/// nobody listens any more.
+fn stdout_lines(stdout: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        for line in lines.by_ref() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+        lines.for_each(drop);
     });
     rx
 }

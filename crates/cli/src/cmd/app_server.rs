@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use sockmux_core::AppService;
-use sockmux_proto::{Limits, SearchService, Table};
+use sockmux_proto::{Limits, QuoteStyle, SearchService, Table};
 
 use super::server::{self, ServerArgs};
 use crate::exit::Exit;
@@ -37,6 +37,19 @@ pub struct AppServerArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse::header_bytes,
           default_value_t = Limits::DEFAULT_MAX_HEADER)]
     max_header: usize,
+    /// How result texts quote the name they repeat (`No match for "x".`): double, as the
+    /// original post's server, or single, as the tutorial's current server (since 2022).
+    #[arg(long, value_enum, default_value_t = Quote::Double)]
+    quote_style: Quote,
+}
+
+/// `--quote-style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Quote {
+    /// `No match for "x".` (the post's version; the default).
+    Double,
+    /// `No match for 'x'.` (the tutorial's current version).
+    Single,
 }
 
 /// Runs `sockmux app-server`.
@@ -50,8 +63,25 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
         None => Table::builtin(),
         Some(path) => load_table(path, args.max_table_bytes)?,
     };
-    let service = AppService::new(SearchService::new(table), config.limits);
-    server::run(&args.server, config, service)
+    let entries = table.len() as u64;
+    let quote = match args.quote_style {
+        Quote::Double => QuoteStyle::Double,
+        Quote::Single => QuoteStyle::Single,
+    };
+    let service = AppService::new(
+        SearchService::new(table).with_quote_style(quote),
+        config.limits,
+    );
+    let table_size: sockmux_core::Source = Box::new(move |out| {
+        sockmux_core::metric(
+            out,
+            "sockmux_table_entries",
+            "gauge",
+            "Entries in the search table.",
+            &[("", entries)],
+        );
+    });
+    server::run_with(&args.server, config, service, vec![table_size])
 }
 
 fn load_table(path: &Path, max_bytes: usize) -> anyhow::Result<Table> {

@@ -11,16 +11,18 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use sockmux_core::{metric, MetricsServer, Source};
 use sockmux_core::{
     AcceptMode, ControlSocket, Layers, PerAddress, Plain, Server, ServerConfig, Service, Shutdown,
     Stacked, Takeover,
 };
-use sockmux_proxy::{CidrList, ProxyLayers};
+use sockmux_proxy::{Allow, CidrList, ProxyLayers};
 use sockmux_tls::{TlsLayers, TlsSettings};
 
 use super::plain;
 use crate::exit::Exit;
-use crate::host::{self, Host};
+use crate::host::{self, Host, HostOrPort};
+use crate::logging;
 use crate::parse::{self, Secs};
 use crate::signals::{self, OnFirst};
 
@@ -49,12 +51,13 @@ pub enum Accept {
 /// Flags every server takes.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Address to bind: an IPv4 or IPv6 literal, or a host name.
-    #[arg(default_value = "127.0.0.1", value_parser = host::parse)]
-    host: Host,
-    /// Port to bind; 0 picks a free one (printed on the first line).
-    #[arg(value_parser = parse::server_port, default_value_t = ServerConfig::DEFAULT_PORT)]
-    port: u16,
+    /// Address to bind: an IPv4 or IPv6 literal, or a host name [default: 127.0.0.1]. A lone
+    /// number is the PORT, on 127.0.0.1; every interface (0.0.0.0, ::) only when spelled out.
+    #[arg(value_name = "HOST", value_parser = host::parse_or_port)]
+    host: Option<HostOrPort>,
+    /// Port to bind; 0 picks a free one (printed on the first line) [default: 65432].
+    #[arg(value_parser = parse::server_port)]
+    port: Option<u16>,
     /// Worker threads, each with its own event loop, at most 1024 [default: the number of
     /// cores]
     #[arg(long, value_parser = parse::threads)]
@@ -81,6 +84,10 @@ pub struct ServerArgs {
     /// from anywhere else are closed before a byte is read.
     #[arg(long, value_name = "CIDRS", default_value = "127.0.0.0/8,::1/128")]
     proxy_from: CidrList,
+    /// Serve only clients in CIDR[,CIDR...]; others are closed before a byte is read (behind
+    /// --proxy-protocol: the client the header names, checked as soon as it is read).
+    #[arg(long, value_name = "CIDRS")]
+    allow: Option<CidrList>,
     /// With --proxy-protocol: the largest PROXY v2 header accepted, 16 to 65551 bytes.
     #[arg(long, value_name = "BYTES", value_parser = parse::proxy_header,
           default_value_t = sockmux_proxy::Limits::DEFAULT_MAX_V2_LEN)]
@@ -123,6 +130,10 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = parse::per_turn,
           default_value_t = ServerConfig::default().accept_batch)]
     accept_batch: usize,
+    /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT; port 0 picks one, printed as
+    /// `metrics on ADDR` right after the `listening on` line).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     /// Unix socket on which this server hands its listening sockets to a successor started
     /// with --takeover: a restart that refuses and resets no connection.
     #[arg(long, value_name = "PATH")]
@@ -138,9 +149,28 @@ impl ServerArgs {
     /// The server configuration these flags describe.
     pub fn config(&self) -> anyhow::Result<ServerConfig> {
         let defaults = ServerConfig::default();
+        let loopback = || Host::from(defaults.addr.ip());
+        let (host, port) = match (&self.host, self.port) {
+            (None, port) => (loopback(), port.unwrap_or(ServerConfig::DEFAULT_PORT)),
+            (Some(HostOrPort::Port(port)), None) => (loopback(), *port),
+            (Some(HostOrPort::Port(_)), Some(_)) => {
+                return Err(crate::exit::usage(
+                    "HOST is a number: give a host name or address before the port",
+                ));
+            }
+            (Some(HostOrPort::Host(host)), port) => {
+                (host.clone(), port.unwrap_or(ServerConfig::DEFAULT_PORT))
+            }
+        };
+        // A server binds one address: the first the name resolves to.
+        let addr = host::resolve(&host, port).map_err(plain)?[0];
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                "binding {addr}, reachable from other machines: the protocol has no authentication"
+            );
+        }
         Ok(ServerConfig {
-            // A server binds one address: the first the name resolves to.
-            addr: host::resolve(&self.host, self.port).map_err(plain)?[0],
+            addr,
             workers: self.workers.unwrap_or(defaults.workers),
             accept: match self.accept {
                 Accept::Reuseport => AcceptMode::ReusePort,
@@ -168,12 +198,43 @@ pub fn run<V: Service>(
     config: ServerConfig,
     service: V,
 ) -> anyhow::Result<Exit> {
-    // The PROXY header, when expected, precedes the TLS handshake.
-    match (args.proxy_layers(), args.tls_layers(&config)?) {
-        (None, None) => serve(args, config, service, Plain),
-        (Some(proxy), None) => serve(args, config, service, proxy),
-        (None, Some(tls)) => serve(args, config, service, tls),
-        (Some(lower), Some(upper)) => serve(args, config, service, Stacked { lower, upper }),
+    run_with(args, config, service, Vec::new())
+}
+
+/// [`run`], with metric `sources` of the command's own (the table's size).
+pub fn run_with<V: Service>(
+    args: &ServerArgs,
+    config: ServerConfig,
+    service: V,
+    sources: Vec<Source>,
+) -> anyhow::Result<Exit> {
+    // The PROXY header, when expected, precedes the TLS handshake, and the
+    // allow-list then checks the client it names (ProxyLayers does).
+    let tls = args.tls_layers(&config)?;
+    match (args.proxy_layers(), tls) {
+        (Some(proxy), None) => serve(args, config, service, proxy, sources),
+        (Some(lower), Some(upper)) => {
+            serve(args, config, service, Stacked { lower, upper }, sources)
+        }
+        (None, None) => serve_allowed(args, config, service, Plain, sources),
+        (None, Some(tls)) => serve_allowed(args, config, service, tls, sources),
+    }
+}
+
+/// [`serve`] with `layers`, checking `--allow` against the socket's peer.
+fn serve_allowed<V: Service, T: Layers>(
+    args: &ServerArgs,
+    config: ServerConfig,
+    service: V,
+    layers: T,
+    sources: Vec<Source>,
+) -> anyhow::Result<Exit> {
+    match &args.allow {
+        None => serve(args, config, service, layers, sources),
+        Some(allow) => {
+            let allow = allow.clone();
+            serve(args, config, service, Allow { layers, allow }, sources)
+        }
     }
 }
 
@@ -190,6 +251,9 @@ impl ServerArgs {
         if let Some(max) = self.max_connections_per_ip {
             layers = layers.limiting(PerAddress::new(max));
         }
+        if let Some(allow) = &self.allow {
+            layers = layers.allowing(allow.clone());
+        }
         Some(layers)
     }
 
@@ -202,15 +266,12 @@ impl ServerArgs {
         let mut settings = TlsSettings::new(cert, key);
         settings.client_ca.clone_from(&self.tls_client_ca);
         let layers = TlsLayers::from_settings(&settings).map_err(plain)?;
-        // Encrypted output is capped like the session's (at most one
-        // record's worth, 16 KiB, less is pointless).
-        Ok(Some(
-            layers.with_max_output(
-                config
-                    .max_output
-                    .clamp(16 * 1024, TlsLayers::DEFAULT_MAX_OUTPUT),
-            ),
-        ))
+        // Encrypted output is capped like the session's (at least one
+        // record's worth, 16 KiB: less is pointless).
+        let cap = config
+            .max_output
+            .clamp(16 * 1024, TlsLayers::DEFAULT_MAX_OUTPUT);
+        Ok(Some(layers.with_max_output(cap)))
     }
 }
 
@@ -219,6 +280,7 @@ fn serve<V: Service, T: Layers>(
     config: ServerConfig,
     service: V,
     layers: T,
+    sources: Vec<Source>,
 ) -> anyhow::Result<Exit> {
     let (listeners, takeover) = sockets(args)?;
     let server = match listeners {
@@ -241,6 +303,25 @@ fn serve<V: Service, T: Layers>(
     // by the time it is printed, everything that can fail at start-up has.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", server.local_addr())?;
+    if let Some(addr) = args.metrics {
+        let metrics = server.metrics();
+        metrics.add_source(Box::new(|out| {
+            metric(
+                out,
+                "sockmux_log_lines_dropped_total",
+                "counter",
+                "Log lines dropped because stderr was closed, full or slow.",
+                &[("", logging::dropped())],
+            );
+        }));
+        for source in sources {
+            metrics.add_source(source);
+        }
+        let endpoint = MetricsServer::bind(addr, metrics)
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        writeln!(stdout, "metrics on {}", endpoint.local_addr()?)?;
+        endpoint.serve()?;
+    }
     stdout.flush()?;
     drop(stdout);
     if let Some(takeover) = takeover {
