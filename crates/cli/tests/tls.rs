@@ -118,29 +118,37 @@ fn tls_server(pki: &Pki, extra: &[&str]) -> Server {
 }
 
 #[test]
-fn python_ssl_is_answered_over_tls13_and_tls12_and_resumes() {
+fn python_ssl_is_answered_over_tls13_and_tls12_and_resumes_on_any_worker() {
     let pki = Pki::new();
-    let mut server = tls_server(&pki, &[]);
+    // Two workers, each accepting on its own listener: a session made on
+    // one resumes on the other (one shared configuration and ticketer).
+    let mut server = tls_server(&pki, &["--workers", "2"]);
     for version in ["1.3", "1.2"] {
         let opts = serde_json::json!({
-            "version": version, "connections": 2, "send": hex(&search("morpheus", false)),
+            "version": version, "connections": 6, "send": hex(&search("morpheus", false)),
         });
-        let Some(lines) = python(&server, &pki, opts) else {
-            return;
-        };
-        assert_eq!(lines.len(), 2);
+        let Some(lines) = python(&server, &pki, opts) else { return };
+        assert_eq!(lines.len(), 6);
         for line in &lines {
             assert_eq!(answer(line), result(ANSWER), "{version}");
             assert_eq!(line["version"], format!("TLSv{version}"));
         }
-        assert_eq!(
-            lines[0]["reused"], false,
-            "{version}: first is a full handshake"
-        );
-        assert_eq!(lines[1]["reused"], true, "{version}: second resumes");
+        assert_eq!(lines[0]["reused"], false, "{version}: first is a full handshake");
+        for line in &lines[1..] {
+            assert_eq!(line["reused"], true, "{version}: the others resume: {line}");
+        }
     }
-    assert!(server.wait_for_log("TLSv1_3 TLS13_"), "handshake logged");
+    assert!(server.wait_for_log("TLSv1_3 TLS13_AES_128_GCM_SHA256"), "handshake logged");
     assert!(server.wait_for_log(", resumed"), "resumption logged");
+}
+
+#[test]
+fn the_allow_list_refuses_before_the_handshake() {
+    let pki = Pki::new();
+    let server = tls_server(&pki, &["--allow", "192.0.2.0/24"]);
+    let opts = serde_json::json!({"send": hex(&search("morpheus", false))});
+    let Some(lines) = python(&server, &pki, opts) else { return };
+    assert!(lines[0].get("error").is_some(), "refused: {}", lines[0]);
 }
 
 #[test]
