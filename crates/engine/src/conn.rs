@@ -119,7 +119,9 @@ impl<S: Session, L: Layer> Connection<S, L> {
     /// completed.
     ///
     /// Progress, for the idle timeout, is starting a message or finishing
-    /// one; bytes in the middle of a message are not.
+    /// one; bytes in the middle of a message are not. A transport layer's
+    /// error ends the connection: nothing more from the session is sent,
+    /// only what the layer itself still owes (a TLS alert).
     #[inline]
     pub fn handle_input(&mut self, input: &[u8], now: Instant, stats: &mut Stats) -> u32 {
         stats.bytes_in += input.len() as u64;
@@ -142,7 +144,14 @@ impl<S: Session, L: Layer> Connection<S, L> {
             tracing::debug!("transport layer: {e}");
             stats.errors += 1;
             stats.transport_errors += 1;
-            self.phase = Phase::Done;
+            // The peer broke the layer's rules: the session's output is
+            // dropped, but the layer's own last word (a TLS alert) goes
+            // out before the connection closes, as after an error reply.
+            let dropped = self.out.pending().len();
+            self.out.consume(dropped);
+            self.out.settle(self.session.held());
+            self.phase = Phase::Flushing;
+            self.last_progress = now;
             return completed;
         }
         if !was_mid_message || completed > 0 {

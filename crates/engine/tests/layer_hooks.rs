@@ -33,6 +33,11 @@ impl Closing {
 
 impl Layer for Closing {
     fn handle_input(&mut self, input: &[u8], mut up: impl FnMut(&[u8])) -> Result<(), LayerError> {
+        if input == b"BAD" {
+            // A layer that fails says so below before it goes.
+            self.out.buf_mut().extend_from_slice(b"ALERT");
+            return Err(LayerError("bad".into()));
+        }
         match input.strip_suffix(b"BYE") {
             Some(rest) => {
                 up(rest);
@@ -138,5 +143,21 @@ fn a_peer_closed_inside_the_layer_is_an_eof_after_its_last_request() {
     );
     // The peer closed already: no linger, done at once.
     assert!(!conn.poll_shutdown(now, true));
+    assert!(conn.is_done());
+}
+
+#[test]
+fn a_layer_error_sends_the_layers_last_word_and_nothing_more_of_the_session() {
+    let now = Instant::now();
+    let mut stats = Stats::default();
+    let mut conn = conn(now);
+    conn.handle_input(&request(true), now, &mut stats);
+    conn.handle_input(b"BAD", now, &mut stats);
+    assert_eq!(stats.errors, 1);
+    assert!(!conn.wants_read());
+    // Only the layer's bytes: the pending answer was dropped, and no
+    // closing words either (the layer failed, it did not close).
+    assert_eq!(drain(&mut conn, now, &mut stats), b"ALERT");
+    assert!(!conn.poll_shutdown(now, false));
     assert!(conn.is_done());
 }

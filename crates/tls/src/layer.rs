@@ -15,6 +15,11 @@
 //! grows without bound. Before the handshake completes nothing is taken
 //! at all (a refusal written by the engine for a connection over a limit
 //! is never sent in the clear).
+//!
+//! Anything that is not TLS, or breaks it (garbage, plaintext, a refused
+//! client certificate, a bad record), is a [`LayerError`]: the connection
+//! sends the alert rustls queued for the peer, nothing of the session's,
+//! and closes.
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;

@@ -70,7 +70,8 @@ fn a_keep_alive_request_over_tls_allocates_a_bounded_few_times() {
     let config = ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let mut client = ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+    let mut client =
+        ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
     let request = search("morpheus", true);
     let mut stats = Stats::default();
     let (mut wire, mut reply, mut plain) = (Vec::new(), Vec::new(), Vec::new());
