@@ -5,7 +5,8 @@
 #
 # Usage: scripts/fuzz-smoke.sh [SECONDS] [TARGET...]
 #   SECONDS per target (default 60); TARGETs default to decoder and app_session
-#   (the third target, proxy, runs when named).
+#   (the others, proxy and tls, run when named; tls needs no seeds: its first
+#   byte can have a real client complete a handshake first).
 #
 # Works on stable Rust: the sanitizer is off by default (the proto crate has
 # no unsafe code; overflow checks and debug assertions stay on). On a nightly
@@ -103,5 +104,6 @@ run_target() {
 targets=("${@:2}")
 [ "${#targets[@]}" -gt 0 ] || targets=(decoder app_session)
 for target in "${targets[@]}"; do
+    mkdir -p "corpus/$target"
     run_target "$target" "corpus/$target"
 done

@@ -50,5 +50,5 @@ pub use server::{Server, ServerError};
 pub use shutdown::Shutdown;
 pub use sockmux_engine::{
     AppService, AppSession, Connection, EchoService, EchoSession, Handler, Layer, Layers,
-    PerAddress, Plain, Response, Service, Session, Stats,
+    PerAddress, Plain, Response, Service, Session, Stacked, Stats,
 };

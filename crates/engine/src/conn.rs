@@ -119,7 +119,9 @@ impl<S: Session, L: Layer> Connection<S, L> {
     /// completed.
     ///
     /// Progress, for the idle timeout, is starting a message or finishing
-    /// one; bytes in the middle of a message are not.
+    /// one; bytes in the middle of a message are not. A transport layer's
+    /// error ends the connection: nothing more from the session is sent,
+    /// only what the layer itself still owes (a TLS alert).
     #[inline]
     pub fn handle_input(&mut self, input: &[u8], now: Instant, stats: &mut Stats) -> u32 {
         stats.bytes_in += input.len() as u64;
@@ -142,13 +144,23 @@ impl<S: Session, L: Layer> Connection<S, L> {
             tracing::debug!("transport layer: {e}");
             stats.errors += 1;
             stats.transport_errors += 1;
-            self.phase = Phase::Done;
+            // The peer broke the layer's rules: the session's output is
+            // dropped, but the layer's own last word (a TLS alert) goes
+            // out before the connection closes, as after an error reply.
+            let dropped = self.out.pending().len();
+            self.out.consume(dropped);
+            self.out.settle(self.session.held());
+            self.phase = Phase::Flushing;
+            self.last_progress = now;
             return completed;
         }
         if !was_mid_message || completed > 0 {
             self.last_progress = now;
         }
         self.settle(completed, step, stats);
+        if !self.read_closed && self.layer.is_peer_closed() {
+            self.handle_eof(now, stats);
+        }
         completed
     }
 
@@ -257,7 +269,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
                 stats.idle_timeouts += 1;
                 let step = self.session.handle_stall(timers.idle, &mut self.out);
                 self.settle(0, step, stats);
-                self.phase = Phase::Flushing;
+                self.close();
                 // One more idle period to deliver the last word.
                 self.last_progress = now;
             }
@@ -270,6 +282,11 @@ impl<S: Session, L: Layer> Connection<S, L> {
     /// The session, to inspect (a simulator checks its buffers).
     pub fn session(&self) -> &S {
         &self.session
+    }
+
+    /// The transport layers, to inspect (a TLS layer's handshake).
+    pub fn layer(&self) -> &L {
+        &self.layer
     }
 
     /// Bytes of heap this connection's output holds.
@@ -290,7 +307,16 @@ impl<S: Session, L: Layer> Connection<S, L> {
             stats.errors += 1;
         }
         if step != Step::Continue && self.phase == Phase::Open {
+            self.close();
+        }
+    }
+
+    /// Open to flushing: the session is done, and the layers may add
+    /// their closing words behind its output.
+    fn close(&mut self) {
+        if self.phase == Phase::Open {
             self.phase = Phase::Flushing;
+            self.layer.handle_close();
         }
     }
 }

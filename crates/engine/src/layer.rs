@@ -72,6 +72,20 @@ pub trait Layer: Send + 'static {
     fn peer(&self) -> Option<SocketAddr> {
         None
     }
+
+    /// The connection is closing: the session said its last word (or the
+    /// idle timer spoke for it) and what is owed is being flushed. A layer
+    /// with a closing message of its own (TLS `close_notify`) sends it
+    /// from [`Layer::transmit`] once the output from above is through.
+    /// Called once, when the connection leaves [`crate::Phase::Open`].
+    fn handle_close(&mut self) {}
+
+    /// Whether the peer closed its side within this layer (a TLS
+    /// `close_notify`): nothing more will come up through it, so the
+    /// connection treats it as the peer's EOF.
+    fn is_peer_closed(&self) -> bool {
+        false
+    }
 }
 
 /// Makes the layer stack of each new connection.
@@ -156,6 +170,15 @@ impl<Lower: Layer, Upper: Layer> Layer for Stacked<Lower, Upper> {
 
     fn peer(&self) -> Option<SocketAddr> {
         self.upper.peer().or_else(|| self.lower.peer())
+    }
+
+    fn handle_close(&mut self) {
+        self.upper.handle_close();
+        self.lower.handle_close();
+    }
+
+    fn is_peer_closed(&self) -> bool {
+        self.lower.is_peer_closed() || self.upper.is_peer_closed()
     }
 }
 

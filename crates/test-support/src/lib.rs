@@ -21,6 +21,7 @@ pub mod doubles;
 mod net;
 mod process;
 mod seed;
+pub mod tls;
 
 use std::time::Duration;
 

@@ -14,9 +14,10 @@ use clap::{Args, ValueEnum};
 use sockmux_core::{metric, MetricsServer, Source};
 use sockmux_core::{
     AcceptMode, ControlSocket, Layers, PerAddress, Plain, Server, ServerConfig, Service, Shutdown,
-    Takeover,
+    Stacked, Takeover,
 };
 use sockmux_proxy::{Allow, CidrList, ProxyLayers};
+use sockmux_tls::{TlsLayers, TlsSettings};
 
 use super::plain;
 use crate::exit::Exit;
@@ -30,7 +31,8 @@ pub fn exit_help() -> String {
     crate::exit::help(
         &[(
             Exit::Failure,
-            "cannot start: bad address, port in use, unreadable or bad table file",
+            "cannot start: bad address, port in use, unreadable or bad table file,\n\
+             unreadable or bad TLS certificate, key or client CA file",
         )],
         "the server stops accepting, answers what has arrived\n\
          (bounded by --drain-timeout) and logs a summary before it exits",
@@ -90,6 +92,17 @@ pub struct ServerArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse::proxy_header,
           default_value_t = sockmux_proxy::Limits::DEFAULT_MAX_V2_LEN)]
     proxy_max_header: usize,
+    /// Serve TLS 1.3 and 1.2 (no plaintext) with this certificate chain, PEM, leaf first;
+    /// needs --tls-key. With --proxy-protocol the PROXY header comes first, in the clear.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: require every client to present a certificate issued by a CA in FILE (PEM);
+    /// its subject is logged with -v.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
     /// Seconds without progress after which a connection is closed (at most one year).
     #[arg(long, value_name = "SECS", value_parser = parse::seconds,
           default_value_t = Secs(ServerConfig::default().idle_timeout))]
@@ -195,29 +208,71 @@ pub fn run_with<V: Service>(
     service: V,
     sources: Vec<Source>,
 ) -> anyhow::Result<Exit> {
-    if !args.proxy_protocol {
-        return match &args.allow {
-            None => serve(args, config, service, Plain, sources),
-            Some(allow) => {
-                let layers = Allow {
-                    layers: Plain,
-                    allow: allow.clone(),
-                };
-                serve(args, config, service, layers, sources)
-            }
+    // The PROXY header, when expected, precedes the TLS handshake, and the
+    // allow-list then checks the client it names (ProxyLayers does).
+    let tls = args.tls_layers(&config)?;
+    match (args.proxy_layers(), tls) {
+        (Some(proxy), None) => serve(args, config, service, proxy, sources),
+        (Some(lower), Some(upper)) => {
+            serve(args, config, service, Stacked { lower, upper }, sources)
+        }
+        (None, None) => serve_allowed(args, config, service, Plain, sources),
+        (None, Some(tls)) => serve_allowed(args, config, service, tls, sources),
+    }
+}
+
+/// [`serve`] with `layers`, checking `--allow` against the socket's peer.
+fn serve_allowed<V: Service, T: Layers>(
+    args: &ServerArgs,
+    config: ServerConfig,
+    service: V,
+    layers: T,
+    sources: Vec<Source>,
+) -> anyhow::Result<Exit> {
+    match &args.allow {
+        None => serve(args, config, service, layers, sources),
+        Some(allow) => {
+            let allow = allow.clone();
+            serve(args, config, service, Allow { layers, allow }, sources)
+        }
+    }
+}
+
+impl ServerArgs {
+    /// `--proxy-protocol`'s layers, if it is set.
+    fn proxy_layers(&self) -> Option<ProxyLayers> {
+        if !self.proxy_protocol {
+            return None;
+        }
+        let limits = sockmux_proxy::Limits {
+            max_v2_len: self.proxy_max_header,
         };
+        let mut layers = ProxyLayers::new(limits).trusting(self.proxy_from.clone());
+        if let Some(max) = self.max_connections_per_ip {
+            layers = layers.limiting(PerAddress::new(max));
+        }
+        if let Some(allow) = &self.allow {
+            layers = layers.allowing(allow.clone());
+        }
+        Some(layers)
     }
-    let limits = sockmux_proxy::Limits {
-        max_v2_len: args.proxy_max_header,
-    };
-    let mut layers = ProxyLayers::new(limits).trusting(args.proxy_from.clone());
-    if let Some(max) = args.max_connections_per_ip {
-        layers = layers.limiting(PerAddress::new(max));
+
+    /// `--tls-cert`'s layers, if it is set: the files are read and checked
+    /// here, before anything is bound.
+    fn tls_layers(&self, config: &ServerConfig) -> anyhow::Result<Option<TlsLayers>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let mut settings = TlsSettings::new(cert, key);
+        settings.client_ca.clone_from(&self.tls_client_ca);
+        let layers = TlsLayers::from_settings(&settings).map_err(plain)?;
+        // Encrypted output is capped like the session's (at least one
+        // record's worth, 16 KiB: less is pointless).
+        let cap = config
+            .max_output
+            .clamp(16 * 1024, TlsLayers::DEFAULT_MAX_OUTPUT);
+        Ok(Some(layers.with_max_output(cap)))
     }
-    if let Some(allow) = &args.allow {
-        layers = layers.allowing(allow.clone());
-    }
-    serve(args, config, service, layers, sources)
 }
 
 fn serve<V: Service, T: Layers>(
