@@ -5,19 +5,17 @@
 //! bytes mean or what happens to a connection: the engine does.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use sockmux_engine::{
-    deadline, drive, AddressTicket, Connection, Layers, Lease, Outcome, PolicyError, ReadyQueue,
-    Service, Stats, Sweep, Ticket, Timers,
+    deadline, drive, AddressTicket, Connection, Layers, Outcome, ReadyQueue, Service, Stats, Sweep,
+    Ticket, Timers,
 };
-use sockmux_net::Stream;
 
 use crate::accept::AcceptGate;
 use crate::intake::{Handoff, Intake, Shared};
@@ -25,6 +23,8 @@ use crate::metrics::Published;
 use crate::peer::Peer;
 use crate::warn::Limit;
 use crate::{ServerConfig, Shutdown};
+
+mod admit;
 
 pub(crate) const LISTENER: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
@@ -204,111 +204,6 @@ impl<V: Service, T: Layers> Worker<V, T> {
         }
         self.gate = gate;
         self.listener = Some(listener);
-    }
-
-    /// Admits the sockets the acceptor thread handed over.
-    fn take_handoffs(&mut self) {
-        while let Some(Ok((socket, peer))) = self.handoff.as_ref().map(|rx| rx.try_recv()) {
-            self.admit(socket, peer);
-        }
-    }
-
-    fn admit(&mut self, socket: TcpStream, peer: SocketAddr) {
-        if !self.layers.admits(peer) {
-            self.shared.warnings.note(
-                Limit::Untrusted,
-                format_args!("refusing a connection from {peer}: not in --allow or --proxy-from"),
-            );
-            self.stats.refused += 1;
-            self.stats.refused_untrusted += 1;
-            return;
-        }
-        let now = Instant::now();
-        let session = self.service.session();
-        let layer = self.layers.layer(peer);
-        let address = match (&self.shared.per_address, self.layers.names_peer()) {
-            (Some(limit), false) => Some(limit.try_admit(peer.ip())),
-            _ => None,
-        };
-        let (address, admitted) = match address {
-            Some(Err(reason)) => {
-                self.shared.warnings.note(
-                    Limit::PerAddress,
-                    format_args!("max-connections-per-ip reached by {}: refusing", peer.ip()),
-                );
-                (None, Err(reason))
-            }
-            address => (
-                address.and_then(Result::ok),
-                self.shared.admission.try_admit(),
-            ),
-        };
-        let (conn, ticket) = match admitted {
-            Ok(ticket) => {
-                tracing::debug!("accepted connection from {peer}");
-                self.stats.connections += 1;
-                let lease = Lease::new(&self.shared.budget);
-                let conn =
-                    Connection::new(session, layer, self.config.max_output, now).with_lease(lease);
-                (conn, Some(ticket))
-            }
-            Err(reason @ PolicyError::TooManyFromAddress { .. }) => {
-                self.stats.refused += 1;
-                self.stats.refused_per_address += 1;
-                let mut refusal = Vec::new();
-                self.service.refusal(&reason, &mut refusal);
-                (Connection::refused(session, layer, &refusal, now), None)
-            }
-            Err(reason) => {
-                self.shared.warnings.note(
-                    Limit::MaxConnections,
-                    format_args!(
-                        "max-connections ({}) reached: refusing new connections",
-                        self.config.max_connections
-                    ),
-                );
-                self.stats.refused += 1;
-                let mut refusal = Vec::new();
-                self.service.refusal(&reason, &mut refusal);
-                (Connection::refused(session, layer, &refusal, now), None)
-            }
-        };
-        let key = self.conns.insert(Entry {
-            peer: Peer {
-                stream: Stream::accepted(socket),
-                addr: peer,
-            },
-            conn,
-            _ticket: ticket,
-            _address: address,
-        });
-        if self.drain_deadline.is_some() {
-            if let Some(entry) = self.conns.get_mut(key) {
-                entry.conn.handle_shutdown(now, &mut self.stats);
-            }
-        }
-        // Most clients send their request with the handshake, so it is
-        // usually waiting already: serve it before registering. A
-        // one-request connection is then read, answered and closed with no
-        // epoll or socket-option calls at all.
-        self.drive(key, None, now);
-        let Some(entry) = self.conns.get_mut(key) else {
-            return;
-        };
-        // Responses on a connection that stays must not wait for Nagle.
-        if let Err(e) = entry.peer.stream.socket().set_nodelay(true) {
-            tracing::debug!("set TCP_NODELAY for {peer}: {e}");
-        }
-        // Edge-triggered registration reports readiness that is already
-        // there, so nothing that arrived since the last read is missed.
-        if let Err(e) = self.poll.registry().register(
-            entry.peer.stream.socket_mut(),
-            Token(key + FIRST_CONN),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            tracing::warn!("register connection from {peer}: {e}");
-            self.close(key);
-        }
     }
 
     /// Does the I/O a connection's readiness allows, up to its read budget
