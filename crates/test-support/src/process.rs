@@ -153,20 +153,31 @@ impl Server {
     /// Waits (bounded) until the server's stderr has a line containing
     /// `needle`; returns whether it came.
     pub fn wait_for_log(&mut self, needle: &str) -> bool {
+        self.wait_for_logs(needle, 1)
+    }
+
+    /// Waits (bounded) until the server's stderr has `count` lines
+    /// containing `needle`; returns whether they came.
+    pub fn wait_for_logs(&mut self, needle: &str, count: usize) -> bool {
         let start = Instant::now();
         while start.elapsed() < WAIT {
-            if let Some(rx) = &self.stderr {
-                while let Ok(line) = rx.try_recv() {
-                    self.log.push_str(&line);
-                    self.log.push('\n');
-                }
-            }
-            if self.log.contains(needle) {
+            if self.log_lines(needle) >= count {
                 return true;
             }
             thread::sleep(Duration::from_millis(10));
         }
         false
+    }
+
+    /// How many lines of the server's stderr so far contain `needle`.
+    pub fn log_lines(&mut self, needle: &str) -> usize {
+        if let Some(rx) = &self.stderr {
+            while let Ok(line) = rx.try_recv() {
+                self.log.push_str(&line);
+                self.log.push('\n');
+            }
+        }
+        self.log.lines().filter(|l| l.contains(needle)).count()
     }
 
     /// Open file descriptors of the server process.
