@@ -190,7 +190,8 @@ def section(args, size, py, loads, reload, cells):
                   "`--workers 1` on core 0, bench on core 1; CPU µs/req as in the table above):", "",
                   "| table | CPU µs/req | requests/s | p50 µs | p99 µs | errors |", "|---|---|---|---|---|---|"]
         for name, runs in cells.items():
-            lines.append(f"| {name} | {compare.fmt([r['cpu_us'] for r in runs])} "
+            noisy = " (noisy)" if any(r.get("noisy") for r in runs) else ""
+            lines.append(f"| {name}{noisy} | {compare.fmt([r['cpu_us'] for r in runs])} "
                          f"| {compare.fmt([r['rps'] for r in runs], 0)} | {compare.fmt([r['p50'] for r in runs], 0)} "
                          f"| {compare.fmt([r['p99'] for r in runs], 0)} | {sum(r['errors'] for r in runs)} |")
     lines += ["", MARK_END, ""]

@@ -4,7 +4,8 @@
 # is left in fuzz/artifacts/TARGET/).
 #
 # Usage: scripts/fuzz-smoke.sh [SECONDS] [TARGET...]
-#   SECONDS per target (default 60); TARGETs default to decoder and app_session.
+#   SECONDS per target (default 60); TARGETs default to decoder and app_session
+#   (the third target, proxy, runs when named).
 #
 # Works on stable Rust: the sanitizer is off by default (the proto crate has
 # no unsafe code; overflow checks and debug assertions stay on). On a nightly
@@ -58,6 +59,29 @@ body = b"".join([
     msg("text/json", json.dumps({"action": "search", "value": "nobody"}).encode()),
 ])
 open(sys.argv[1], "wb").write(b"\x07\x20\x05\xff\x01" + body)
+PY
+
+# Seeds for `proxy`: 2 control bytes (v2 length limit, split point), then
+# a header of each kind followed by connection bytes.
+corpus_proxy="corpus/proxy"
+mkdir -p "$corpus_proxy"
+python3 - "$corpus_proxy" <<'PY'
+import struct, sys
+sig = b"\r\n\r\n\x00\r\nQUIT\n"
+def v2(ver_cmd, fam, body):
+    return sig + bytes([ver_cmd, fam]) + struct.pack(">H", len(body)) + body
+inet = bytes([192, 0, 2, 1, 198, 51, 100, 7, 0xdc, 0x04, 0x01, 0xbb])
+seeds = {
+    "v1-tcp4": b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\nhello",
+    "v1-tcp6": b"PROXY TCP6 2001:db8::1 ::ffff:10.0.0.1 0 65535\r\nhi",
+    "v1-unknown": b"PROXY UNKNOWN ffff::1 ::2 1 2\r\nx",
+    "v2-tcp4-tlvs": v2(0x21, 0x11, inet + b"\x01\x00\x02h2\x03\x00\x04\x00\x00\x00\x00") + b"data",
+    "v2-tcp6": v2(0x21, 0x21, bytes(36) + b"\x04\x00\x00"),
+    "v2-local": v2(0x20, 0x00, b""),
+    "v2-unix": v2(0x21, 0x31, bytes(216)),
+}
+for name, seed in seeds.items():
+    open(f"{sys.argv[1]}/seed-{name}", "wb").write(bytes([1, 7]) + seed)
 PY
 
 run_target() {

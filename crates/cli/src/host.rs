@@ -31,6 +31,30 @@ pub fn parse(text: &str) -> Result<Host, String> {
     Ok(Host(text.to_owned()))
 }
 
+impl From<std::net::IpAddr> for Host {
+    fn from(ip: std::net::IpAddr) -> Self {
+        Self(ip.to_string())
+    }
+}
+
+/// A server's first argument: a host, or (a lone number) the port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostOrPort {
+    /// A host name or IP literal.
+    Host(Host),
+    /// A port, on the default address.
+    Port(u16),
+}
+
+/// clap value parser for a server's first argument: a lone number is the
+/// port (`sockmux app-server 43500`), anything else a host.
+pub fn parse_or_port(text: &str) -> Result<HostOrPort, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return crate::parse::server_port(text).map(HostOrPort::Port);
+    }
+    parse(text).map(HostOrPort::Host)
+}
+
 /// Every address `host` resolves to, in the resolver's order. An IP
 /// literal (IPv6 with or without brackets) resolves to itself without
 /// asking the resolver.

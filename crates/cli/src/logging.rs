@@ -32,8 +32,17 @@ struct Sink {
 
 static SINK: OnceLock<Arc<Sink>> = OnceLock::new();
 
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `TIMESTAMP LEVEL message`, for people.
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields.message`).
+    Json,
+}
+
 /// Installs the global subscriber. `RUST_LOG`, when set, wins over flags.
-pub fn init(verbose: u8, quiet: u8) {
+pub fn init(verbose: u8, quiet: u8, format: Format) {
     let level = match (verbose, quiet) {
         (0, 0) => "info",
         (1, _) => "debug",
@@ -44,15 +53,23 @@ pub fn init(verbose: u8, quiet: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let sink = start(io::stderr());
     let _ = SINK.set(Arc::clone(&sink));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Lines(sink))
-        .with_ansi(io::stderr().is_terminal())
         .with_target(false)
         // Its own report of a failed write goes to `eprintln!`, which
         // panics when stderr is gone: the sink counts failures instead.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    match format {
+        Format::Text => builder.with_ansi(io::stderr().is_terminal()).init(),
+        Format::Json => builder.json().with_ansi(false).init(),
+    }
+}
+
+/// Log lines dropped so far (stderr closed, full or slow).
+pub fn dropped() -> u64 {
+    SINK.get()
+        .map_or(0, |sink| sink.dropped.load(Ordering::Relaxed))
 }
 
 /// Waits (briefly) until queued lines are written, so the last lines of a

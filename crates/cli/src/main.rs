@@ -28,6 +28,9 @@ struct Cli {
     /// Less log output (-q warnings only, -qq errors only).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
     quiet: u8,
+    /// Log line format: text for people, json (one object per line) for log collectors.
+    #[arg(long, value_enum, global = true, default_value_t = logging::Format::Text)]
+    log_format: logging::Format,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,7 +54,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.verbose, cli.quiet);
+    logging::init(cli.verbose, cli.quiet, cli.log_format);
     let result = match cli.command {
         Command::EchoServer(args) => cmd::echo_server::run(args),
         Command::AppServer(args) => cmd::app_server::run(args),

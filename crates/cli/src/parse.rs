@@ -114,6 +114,12 @@ pub fn header_bytes(text: &str) -> Result<usize, String> {
     whole(text, 1, sockmux_proto::Limits::DEFAULT_MAX_HEADER, " bytes")
 }
 
+/// The largest PROXY v2 header to accept: at least its 16 fixed bytes, at
+/// most what its 2-byte length can announce after them.
+pub fn proxy_header(text: &str) -> Result<usize, String> {
+    whole(text, 16, 16 + usize::from(u16::MAX), " bytes")
+}
+
 /// A number of connections, or of requests in flight on one, from 1 to
 /// [`MAX_CONNECTIONS`].
 pub fn connections(text: &str) -> Result<usize, String> {

@@ -11,6 +11,7 @@
 //! held at a time; the old one is freed here, once the swap is done.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -30,6 +31,9 @@ pub struct Reloader {
     /// bad): the watcher does not try one version twice. Held for the
     /// whole of a reload, which makes reloads take turns.
     tried: Mutex<Option<Stamp>>,
+    /// Reloads done and failed, for the metrics.
+    done: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl Reloader {
@@ -41,6 +45,8 @@ impl Reloader {
             max_bytes,
             switch,
             tried: Mutex::new(stamp),
+            done: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
         }
     }
 
@@ -66,6 +72,7 @@ impl Reloader {
                 // Freed here rather than by the last request to hold it,
                 // unless one still does.
                 drop(old);
+                self.done.fetch_add(1, Ordering::Relaxed);
                 true
             }
             Err(e) => {
@@ -74,9 +81,18 @@ impl Reloader {
                      {e:#}",
                     self.switch.current().len()
                 );
+                self.failed.fetch_add(1, Ordering::Relaxed);
                 false
             }
         }
+    }
+
+    /// Reloads done and reloads failed so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.done.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
     }
 
     /// Whether the file's stamp differs from the one last tried.

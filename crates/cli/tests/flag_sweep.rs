@@ -223,10 +223,14 @@ fn cases(templates: &[Template]) -> Vec<Case> {
     cases
 }
 
-/// Runs `sockmux ARGS…`; a server that prints `listening on` gets SIGTERM.
+/// Runs `sockmux ARGS…` in a scratch directory (a path flag given `0`
+/// makes a file named `0`); a server that prints `listening on` gets
+/// SIGTERM.
 fn run(args: &[String]) -> Outcome {
+    let scratch = tempfile::tempdir().expect("a scratch directory");
     let mut child = SOCKMUX
         .command()
+        .current_dir(scratch.path())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

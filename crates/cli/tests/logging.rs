@@ -116,3 +116,21 @@ fn clients_finish_their_work_with_stderr_closed() {
     assert_eq!(code, Some(0), "bench: {stdout}");
     assert!(stdout.contains("requests"), "{stdout}");
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let mut server = SOCKMUX.start(&["--log-format", "json", "app-server"]);
+    assert!(server.wait_for_log("app service on"), "the start line");
+    server.terminate();
+    let log = server.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.is_empty()).collect();
+    assert!(lines.len() >= 2, "{log}");
+    for line in lines {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert!(
+            value["level"].is_string() && value["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
+}

@@ -4,8 +4,10 @@
 //! `--table-watch`): every answer is exactly table A's or table B's
 //! (0 mismatches, no connection lost), the new table answers after the
 //! reload, a broken file keeps the table answering and logs one error
-//! line, and a good reload logs one line with its entry count.
+//! line, a good reload logs one line with its entry count, and the metrics
+//! count both and follow the table's size.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -121,7 +123,20 @@ fn assert_clean_run(mut bench: Child, what: &str) -> serde_json::Value {
     }
     assert!(report["requests"].as_u64() > Some(100), "{what}: {report}");
     assert!(status.success(), "{what}: {status:?} {report}");
+    println!("{what}: {report}");
     report
+}
+
+/// The text of `GET /metrics` from `addr`.
+fn scrape(addr: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply");
+    reply
 }
 
 /// What the server answers for `key` now.
@@ -137,7 +152,20 @@ fn sighup_swaps_tables_under_load_with_every_answer_from_one_table() {
     let b = dir.write("b.json", &text_b);
     let live = dir.write("live.json", &text_a);
     let live_arg = live.to_str().expect("UTF-8 path");
-    let mut server = SOCKMUX.start(&["app-server", "--workers", "2", "--table", live_arg]);
+    let mut server = SOCKMUX.start(&[
+        "app-server",
+        "--workers",
+        "2",
+        "--table",
+        live_arg,
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let metrics = server.next_stdout_line().expect("the metrics line");
+    let metrics = metrics
+        .strip_prefix("metrics on ")
+        .expect("metrics on ADDR")
+        .to_owned();
     assert!(server.wait_for_log(&format!("loaded {KEYS} entries")));
 
     let kept = bench(&server, &a, &b, "4", &["--keep-alive", "--depth", "4"]);
@@ -167,7 +195,9 @@ fn sighup_swaps_tables_under_load_with_every_answer_from_one_table() {
 
     dir.replace(&live, &text_a);
     send(&server, "HUP");
-    assert!(server.wait_for_log(&format!("{KEYS} entries from {live_arg} in")));
+    assert!(server.wait_for_log(&format!(
+        "reloaded the table (SIGHUP): {KEYS} entries from {live_arg} in"
+    )));
     assert_eq!(answer_now(&server, "key-00001"), result(&answer("A", 1)));
 
     assert_clean_run(kept, "keep-alive, depth 4");
@@ -178,6 +208,17 @@ fn sighup_swaps_tables_under_load_with_every_answer_from_one_table() {
         1,
         "one line for the one bad file"
     );
+    let scraped = scrape(&metrics);
+    for sample in [
+        format!("sockmux_table_entries {KEYS}"),
+        "sockmux_table_reloads_total{result=\"ok\"} 2".to_owned(),
+        "sockmux_table_reloads_total{result=\"failed\"} 1".to_owned(),
+    ] {
+        assert!(
+            scraped.lines().any(|l| l == sample),
+            "{sample} in {scraped}"
+        );
+    }
     assert_eq!(server.terminate().code(), Some(143));
 }
 

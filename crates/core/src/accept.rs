@@ -67,7 +67,7 @@ impl AcceptGate {
             AcceptOutcome::Drained => self.pending = false,
             AcceptOutcome::Capped => {}
             AcceptOutcome::BackOff(e) => {
-                warnings.once(
+                warnings.note(
                     Limit::Accept,
                     format_args!(
                     "accept failed ({e}); pausing accepts for {} ms at a time until it recovers",

@@ -35,6 +35,10 @@ pub struct ServerConfig {
     /// Connections open at once across all workers. Default: 10,000. The
     /// next one is accepted, sent the service's refusal and closed.
     pub max_connections: usize,
+    /// Connections open at once from one client address, when limited.
+    /// Behind a balancer speaking the PROXY protocol, the address is the
+    /// one the header names, and the layers enforce it. Default: no limit.
+    pub max_connections_per_ip: Option<usize>,
     /// A connection that makes no progress (no byte read or written) for
     /// this long is closed. Default: 30 s.
     pub idle_timeout: Duration,
@@ -84,6 +88,7 @@ impl Default for ServerConfig {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             accept: AcceptMode::default(),
             max_connections: 10_000,
+            max_connections_per_ip: None,
             idle_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(5),
             max_output: 1024 * 1024,

@@ -31,7 +31,10 @@
 mod accept;
 mod acceptor;
 mod config;
+mod handover;
 mod intake;
+mod metrics;
+mod metrics_http;
 mod peer;
 mod server;
 mod shutdown;
@@ -40,9 +43,12 @@ mod warn;
 mod worker;
 
 pub use config::{AcceptMode, ServerConfig};
+pub use handover::{ControlSocket, HandoverError, Takeover, MAX_LISTENERS};
+pub use metrics::{metric, Metrics, Source};
+pub use metrics_http::MetricsServer;
 pub use server::{Server, ServerError};
 pub use shutdown::Shutdown;
 pub use sockmux_engine::{
-    AppService, AppSession, Connection, EchoService, EchoSession, Handler, Layer, Layers, Plain,
-    Response, Service, Session, Stats,
+    AppService, AppSession, Connection, EchoService, EchoSession, Handler, Layer, Layers,
+    PerAddress, Plain, Response, Service, Session, Stats,
 };

@@ -8,10 +8,11 @@ use std::sync::{mpsc, Arc};
 use socket2::{Domain, Protocol, Socket, Type};
 use thiserror::Error;
 
-use sockmux_engine::{Admission, Budget, Layers, Plain, Service, Stats};
+use sockmux_engine::{Admission, Budget, Layers, PerAddress, Plain, Service, Stats};
 
 use crate::acceptor::{Acceptor, Target};
 use crate::intake::{Intake, Shared};
+use crate::metrics::Metrics;
 use crate::supervise::Supervisor;
 use crate::warn::Warnings;
 use crate::worker::Worker;
@@ -21,7 +22,7 @@ use crate::{AcceptMode, ServerConfig, Shutdown};
 #[derive(Debug, Error)]
 pub enum ServerError {
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -31,6 +32,9 @@ pub enum ServerError {
     /// An event loop could not be created or failed.
     #[error("event loop failed: {0}")]
     EventLoop(#[from] io::Error),
+    /// A socket handed to the server is not a listening TCP socket.
+    #[error("an inherited socket is not a listening TCP socket: {0}")]
+    NotListener(String),
     /// A loop thread panicked.
     #[error("{thread} panicked: {message}")]
     WorkerPanicked {
@@ -52,6 +56,8 @@ pub struct Server<V: Service, T: Layers = Plain> {
     local_addr: SocketAddr,
     service: Arc<V>,
     config: ServerConfig,
+    /// Copies of the listening sockets, for a hand-over to a successor.
+    sockets: Vec<std::net::TcpListener>,
 }
 
 impl<V: Service, T: Layers> std::fmt::Debug for Server<V, T> {
@@ -79,21 +85,57 @@ impl<V: Service, T: Layers> Server<V, T> {
         service: V,
         layers: T,
     ) -> Result<Self, ServerError> {
-        let count = config.workers.max(1);
-        let reuse_port = count > 1 && config.accept == AcceptMode::ReusePort;
+        let count = if config.accept == AcceptMode::Handoff {
+            1
+        } else {
+            config.workers.max(1)
+        };
+        let reuse_port = count > 1;
         if reuse_port && config.addr.port() != 0 {
             // Fails if another socket holds the port; dropped at once.
             listen(config.addr, &config, false)?;
         }
         let first = listen(config.addr, &config, reuse_port)?;
-        let local_addr = first.local_addr().map_err(|source| ServerError::Bind {
-            addr: config.addr,
-            source,
-        })?;
+        let local_addr = bound_addr(&first, config.addr)?;
+        let mut listeners = vec![first];
+        for _ in 1..count {
+            listeners.push(listen(local_addr, &config, true)?);
+        }
+        Self::with_listeners(listeners, config, service, layers)
+    }
+
+    /// Serves on listening sockets made elsewhere: inherited from systemd
+    /// (`LISTEN_FDS`) or handed over by the server this one replaces (see
+    /// [`crate::Takeover`]). `config.addr` is not bound.
+    ///
+    /// With `--accept reuseport`, each worker accepts on one socket; with
+    /// fewer sockets than workers they share them, and with more there is
+    /// a worker for each. `--accept handoff` takes exactly one socket.
+    pub fn with_listeners(
+        listeners: Vec<std::net::TcpListener>,
+        config: ServerConfig,
+        service: V,
+        layers: T,
+    ) -> Result<Self, ServerError> {
+        let Some(first) = listeners.first() else {
+            return Err(ServerError::NotListener("no socket at all".into()));
+        };
+        let local_addr = bound_addr(first, config.addr)?;
+        for listener in &listeners {
+            check_listener(listener)?;
+        }
+        let sockets = listeners
+            .iter()
+            .map(std::net::TcpListener::try_clone)
+            .collect::<io::Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
             admission: Admission::new(config.max_connections),
             budget: Budget::new(config.max_buffered),
+            per_address: config.max_connections_per_ip.map(PerAddress::new),
             warnings: Warnings::default(),
+            max_connections: config.max_connections,
+            budget_refusals_seen: Default::default(),
+            workers: Default::default(),
         });
         let service = Arc::new(service);
         let layers = Arc::new(layers);
@@ -107,6 +149,13 @@ impl<V: Service, T: Layers> Server<V, T> {
             )
         };
         let (workers, acceptor) = if config.accept == AcceptMode::Handoff {
+            let [listener] = <[_; 1]>::try_from(listeners).map_err(|l| {
+                ServerError::NotListener(format!(
+                    "--accept handoff takes one listening socket, not {}",
+                    l.len()
+                ))
+            })?;
+            let count = config.workers.max(1);
             let mut workers = Vec::with_capacity(count);
             let mut targets = Vec::with_capacity(count);
             for _ in 0..count {
@@ -118,17 +167,16 @@ impl<V: Service, T: Layers> Server<V, T> {
                 });
                 workers.push(w);
             }
-            let listener = mio::net::TcpListener::from_std(first);
+            let listener = mio::net::TcpListener::from_std(listener);
             let acceptor = Acceptor::new(listener, targets, config.accept_batch)?;
             (workers, Some(acceptor))
         } else {
-            let mut listeners = vec![first];
-            for _ in 1..count {
-                listeners.push(listen(local_addr, &config, true)?);
-            }
-            let workers = listeners
-                .into_iter()
-                .map(|l| worker(Intake::Listener(mio::net::TcpListener::from_std(l))))
+            let count = config.workers.max(listeners.len());
+            let workers = (0..count)
+                .map(|i| {
+                    let listener = listeners[i % listeners.len()].try_clone()?;
+                    worker(Intake::Listener(mio::net::TcpListener::from_std(listener)))
+                })
                 .collect::<io::Result<_>>()?;
             (workers, None)
         };
@@ -139,7 +187,23 @@ impl<V: Service, T: Layers> Server<V, T> {
             local_addr,
             service,
             config,
+            sockets,
         })
+    }
+
+    /// The server's metrics, to render while it runs (see
+    /// [`crate::MetricsServer`]).
+    pub fn metrics(&self) -> Metrics {
+        Metrics::new(Arc::clone(&self.shared))
+    }
+
+    /// Copies of the listening sockets, to hand to a successor (see
+    /// [`crate::ControlSocket`]).
+    pub fn listeners(&self) -> io::Result<Vec<std::net::TcpListener>> {
+        self.sockets
+            .iter()
+            .map(std::net::TcpListener::try_clone)
+            .collect()
     }
 
     /// The address actually bound (with the real port when 0 was asked).
@@ -150,14 +214,23 @@ impl<V: Service, T: Layers> Server<V, T> {
     /// Serves until `shutdown` is triggered and every worker has drained;
     /// returns the totals.
     pub fn run(self, shutdown: Shutdown) -> Result<Stats, ServerError> {
+        let accept = match self.config.accept {
+            AcceptMode::ReusePort => "reuseport",
+            AcceptMode::Handoff => "handoff",
+        };
+        // The app protocol's own limit, only where it applies.
+        let content = match self.service.name() {
+            "echo" => String::new(),
+            _ => format!(", max-content {} bytes", self.config.limits.max_content),
+        };
         tracing::info!(
-            "{} service on {} with {} worker(s), max-connections {}, idle-timeout {} s, max-content {} bytes",
+            "{} service on {} with {} worker(s), accept {accept}, max-connections {}, idle-timeout {} s, max-buffered {} bytes{content}",
             self.service.name(),
             self.local_addr,
             self.workers.len(),
             self.config.max_connections,
             self.config.idle_timeout.as_secs_f64(),
-            self.config.limits.max_content,
+            self.config.max_buffered,
         );
         let mut threads = Supervisor::new();
         for (i, worker) in self.workers.into_iter().enumerate() {
@@ -174,6 +247,35 @@ impl<V: Service, T: Layers> Server<V, T> {
         }
         threads.wait(&shutdown)
     }
+}
+
+/// The address a listening socket is bound to.
+fn bound_addr(
+    listener: &std::net::TcpListener,
+    asked: SocketAddr,
+) -> Result<SocketAddr, ServerError> {
+    listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: asked,
+        source,
+    })
+}
+
+/// Checks that an inherited socket listens for TCP, and makes it
+/// non-blocking (systemd hands them over blocking).
+fn check_listener(listener: &std::net::TcpListener) -> Result<(), ServerError> {
+    let socket = socket2::SockRef::from(listener);
+    let not = |what: String| ServerError::NotListener(what);
+    match socket.r#type() {
+        Ok(Type::STREAM) => {}
+        Ok(other) => return Err(not(format!("socket type {other:?}"))),
+        Err(e) => return Err(not(e.to_string())),
+    }
+    if !socket.is_listener().map_err(|e| not(e.to_string()))? {
+        return Err(not("it is not listening".into()));
+    }
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| not(e.to_string()))
 }
 
 /// A non-blocking listening socket on `addr`.

@@ -14,13 +14,14 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use sockmux_engine::{
-    deadline, drive, Connection, Layers, Lease, Outcome, ReadyQueue, Service, Stats, Sweep, Ticket,
-    Timers,
+    deadline, drive, AddressTicket, Connection, Layers, Lease, Outcome, PolicyError, ReadyQueue,
+    Service, Stats, Sweep, Ticket, Timers,
 };
 use sockmux_net::Stream;
 
 use crate::accept::AcceptGate;
 use crate::intake::{Handoff, Intake, Shared};
+use crate::metrics::Published;
 use crate::peer::Peer;
 use crate::warn::Limit;
 use crate::{ServerConfig, Shutdown};
@@ -35,6 +36,9 @@ struct Entry<V: Service, T: Layers> {
     conn: Connection<V::Session, T::Layer>,
     /// The connection's place under `max_connections` (none when refused).
     _ticket: Option<Ticket>,
+    /// Its place under `max_connections_per_ip`, when the socket's address
+    /// is the client's (the PROXY layer counts named clients itself).
+    _address: Option<AddressTicket>,
 }
 
 /// A worker's event loop, built by [`crate::Server`].
@@ -56,6 +60,8 @@ pub(crate) struct Worker<V: Service, T: Layers> {
     ready: ReadyQueue,
     scratch: Vec<u8>,
     stats: Stats,
+    /// Where the counters are published for scrapes.
+    published: Arc<Published>,
     drain_deadline: Option<Instant>,
     next_sweep: Sweep,
 }
@@ -80,7 +86,9 @@ impl<V: Service, T: Layers> Worker<V, T> {
             Intake::Handoff(rx) => (None, Some(rx)),
         };
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let published = shared.register();
         Ok(Self {
+            published,
             handoff,
             waker,
             shutdown: Shutdown::new(),
@@ -138,11 +146,15 @@ impl<V: Service, T: Layers> Worker<V, T> {
                 self.begin_drain(now);
             }
             self.accept(now);
+            let scheduled = self.next_sweep.next();
             if self.next_sweep.due(now, &self.timers) {
                 self.sweep(now);
+                self.published
+                    .publish(&self.stats, now.saturating_duration_since(scheduled));
             }
             if let Some(deadline) = self.drain_deadline {
                 if self.conns.is_empty() {
+                    self.published.publish(&self.stats, Duration::ZERO);
                     return Ok(self.stats);
                 }
                 if now >= deadline {
@@ -202,10 +214,36 @@ impl<V: Service, T: Layers> Worker<V, T> {
     }
 
     fn admit(&mut self, socket: TcpStream, peer: SocketAddr) {
+        if !self.layers.admits(peer) {
+            self.shared.warnings.note(
+                Limit::Untrusted,
+                format_args!("refusing a connection from {peer}: not in --allow or --proxy-from"),
+            );
+            self.stats.refused += 1;
+            self.stats.refused_untrusted += 1;
+            return;
+        }
         let now = Instant::now();
         let session = self.service.session();
         let layer = self.layers.layer(peer);
-        let (conn, ticket) = match self.shared.admission.try_admit() {
+        let address = match (&self.shared.per_address, self.layers.names_peer()) {
+            (Some(limit), false) => Some(limit.try_admit(peer.ip())),
+            _ => None,
+        };
+        let (address, admitted) = match address {
+            Some(Err(reason)) => {
+                self.shared.warnings.note(
+                    Limit::PerAddress,
+                    format_args!("max-connections-per-ip reached by {}: refusing", peer.ip()),
+                );
+                (None, Err(reason))
+            }
+            address => (
+                address.and_then(Result::ok),
+                self.shared.admission.try_admit(),
+            ),
+        };
+        let (conn, ticket) = match admitted {
             Ok(ticket) => {
                 tracing::debug!("accepted connection from {peer}");
                 self.stats.connections += 1;
@@ -214,8 +252,15 @@ impl<V: Service, T: Layers> Worker<V, T> {
                     Connection::new(session, layer, self.config.max_output, now).with_lease(lease);
                 (conn, Some(ticket))
             }
+            Err(reason @ PolicyError::TooManyFromAddress { .. }) => {
+                self.stats.refused += 1;
+                self.stats.refused_per_address += 1;
+                let mut refusal = Vec::new();
+                self.service.refusal(&reason, &mut refusal);
+                (Connection::refused(session, layer, &refusal, now), None)
+            }
             Err(reason) => {
-                self.shared.warnings.once(
+                self.shared.warnings.note(
                     Limit::MaxConnections,
                     format_args!(
                         "max-connections ({}) reached: refusing new connections",
@@ -235,10 +280,11 @@ impl<V: Service, T: Layers> Worker<V, T> {
             },
             conn,
             _ticket: ticket,
+            _address: address,
         });
         if self.drain_deadline.is_some() {
             if let Some(entry) = self.conns.get_mut(key) {
-                entry.conn.handle_shutdown(&mut self.stats);
+                entry.conn.handle_shutdown(now, &mut self.stats);
             }
         }
         // Most clients send their request with the handshake, so it is
@@ -299,7 +345,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             if let Some(entry) = self.conns.get_mut(key) {
-                entry.conn.handle_shutdown(&mut self.stats);
+                entry.conn.handle_shutdown(now, &mut self.stats);
             }
             self.drive(key, None, now);
         }
@@ -317,7 +363,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             }
         }
         if !fired.is_empty() {
-            self.shared.warnings.once(
+            self.shared.warnings.note(
                 Limit::IdleTimeout,
                 format_args!(
                     "idle-timeout ({} ms) closed a connection that made no progress",
@@ -327,6 +373,21 @@ impl<V: Service, T: Layers> Worker<V, T> {
         }
         for key in fired {
             self.drive(key, None, now);
+        }
+        let refusals = self.shared.budget.refusals();
+        let seen = self
+            .shared
+            .budget_refusals_seen
+            .swap(refusals, std::sync::atomic::Ordering::Relaxed);
+        if refusals > seen {
+            self.shared.warnings.bite(
+                Limit::Budget,
+                refusals - seen,
+                format_args!(
+                    "max-buffered ({} bytes) reached: large requests refused, long answers slowed",
+                    self.shared.budget.limit()
+                ),
+            );
         }
     }
 

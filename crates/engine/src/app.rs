@@ -7,7 +7,9 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockmux_proto::{error_response, Frame, Limits, Pending, SearchService, Stop, StreamDecoder};
+use sockmux_proto::{
+    error_response, Frame, Limits, Pending, SearchService, Stop, StreamDecoder, STREAM_ABOVE,
+};
 
 use crate::{Handled, Handler, Output, PolicyError, Response, Service, Session, Step};
 
@@ -17,6 +19,9 @@ const IDLE_KEEP: usize = 4 * 1024;
 /// chunk's worth. A large request's buffer is freed as soon as it is
 /// answered, so a peer holds its request or its answer, never both for long.
 const BUSY_KEEP: usize = 64 * 1024;
+/// Room an answer may need beyond its request's length (its header, the
+/// result's fixed text).
+const ANSWER_ROOM: usize = 512;
 
 /// Makes [`AppSession`]s that share one handler.
 ///
@@ -137,6 +142,9 @@ impl<H: Handler> Session for AppSession<H> {
             |out, bytes| out.lease_mut().try_cover_input(bytes),
             |out, frame| {
                 if rest.is_none() {
+                    // Answers longer than about their request are written
+                    // in pieces (see `write_rest`).
+                    out.make_room(frame.len.min(STREAM_ABOVE) + ANSWER_ROOM);
                     let keep_alive = frame.header.keep_alive && !draining;
                     let mut started = None;
                     let response = Response::new(out.buf_mut(), keep_alive, &mut started);
@@ -198,12 +206,14 @@ impl<H: Handler> Session for AppSession<H> {
 
     fn handle_shutdown(&mut self, _out: &mut Output) -> Step {
         self.draining = true;
-        if self.is_mid_message() && !self.closing {
-            Step::Continue
-        } else {
-            self.closing = true;
-            Step::Close
+        if self.closing {
+            return Step::Close;
         }
+        // A request under way, or one a client sent just as the server
+        // began to drain (a connection accepted a moment ago has usually
+        // not been read yet): answered without keep-alive, then closed.
+        // The connection's drain timer closes it if nothing comes.
+        Step::Continue
     }
 
     fn is_mid_message(&self) -> bool {

@@ -18,7 +18,7 @@
 //! So all connections together hold at most the budget plus a constant
 //! per connection (the two allowances and one read or answer's worth).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Bytes all connections together may hold beyond their allowances.
@@ -43,6 +43,8 @@ pub struct Budget {
     limit: usize,
     allowance: usize,
     used: AtomicUsize,
+    /// Growths that asked and were refused.
+    refusals: AtomicU64,
 }
 
 impl Budget {
@@ -62,6 +64,7 @@ impl Budget {
             limit,
             allowance,
             used: AtomicUsize::new(0),
+            refusals: AtomicU64::new(0),
         })
     }
 
@@ -86,12 +89,23 @@ impl Budget {
         self.used() >= self.limit
     }
 
+    /// Growths refused so far (a large message refused, or an answer
+    /// slowed to its allowance).
+    pub fn refusals(&self) -> u64 {
+        self.refusals.load(Ordering::Relaxed)
+    }
+
     fn try_take(&self, n: usize) -> bool {
-        self.used
+        let taken = self
+            .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(n).filter(|&total| total <= self.limit)
             })
-            .is_ok()
+            .is_ok();
+        if !taken {
+            self.refusals.fetch_add(1, Ordering::Relaxed);
+        }
+        taken
     }
 
     fn take(&self, n: usize) {

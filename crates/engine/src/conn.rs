@@ -52,6 +52,9 @@ pub struct Connection<S, L = Plain> {
     out: Output,
     phase: Phase,
     read_closed: bool,
+    /// The server is shutting down: an open connection waits only the
+    /// linger time for a request that may be on its way.
+    draining: bool,
     last_progress: Instant,
 }
 
@@ -65,6 +68,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
             out: Output::new(max_output),
             phase: Phase::Open,
             read_closed: false,
+            draining: false,
             last_progress: now,
         }
     }
@@ -137,6 +141,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
         if let Err(e) = layered {
             tracing::debug!("transport layer: {e}");
             stats.errors += 1;
+            stats.transport_errors += 1;
             self.phase = Phase::Done;
             return completed;
         }
@@ -213,11 +218,15 @@ impl<S: Session, L: Layer> Connection<S, L> {
         self.phase = Phase::Done;
     }
 
-    /// The server is shutting down.
-    pub fn handle_shutdown(&mut self, stats: &mut Stats) {
+    /// The server is shutting down. A connection the session keeps open
+    /// (to answer a request under way, or one a client may have sent just
+    /// now) is closed once idle for the linger time.
+    pub fn handle_shutdown(&mut self, now: Instant, stats: &mut Stats) {
         if self.phase == Phase::Open {
             let step = self.session.handle_shutdown(&mut self.out);
             self.settle(0, step, stats);
+            self.draining = true;
+            self.last_progress = now;
         }
     }
 
@@ -225,6 +234,11 @@ impl<S: Session, L: Layer> Connection<S, L> {
     pub fn poll_timeout(&self, timers: &Timers) -> Instant {
         let limit = match self.phase {
             Phase::Lingering => timers.linger.min(timers.idle),
+            // Draining, with nothing under way: wait only for a request
+            // that may be on its way.
+            Phase::Open if self.draining && !self.is_mid_message() => {
+                timers.linger.min(timers.idle)
+            }
             _ => timers.idle,
         };
         deadline(self.last_progress, limit)
@@ -240,6 +254,7 @@ impl<S: Session, L: Layer> Connection<S, L> {
         }
         match self.phase {
             Phase::Open => {
+                stats.idle_timeouts += 1;
                 let step = self.session.handle_stall(timers.idle, &mut self.out);
                 self.settle(0, step, stats);
                 self.phase = Phase::Flushing;

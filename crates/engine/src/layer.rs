@@ -81,6 +81,20 @@ pub trait Layers: Send + Sync + 'static {
 
     /// The stack for a connection from `peer`.
     fn layer(&self, peer: SocketAddr) -> Self::Layer;
+
+    /// Whether a connection from `peer` may be served at all: checked
+    /// before a byte is read (a PROXY protocol layer trusts only its
+    /// balancers). The connection is closed otherwise.
+    fn admits(&self, _peer: SocketAddr) -> bool {
+        true
+    }
+
+    /// Whether the layers name each connection's real client themselves
+    /// (and then enforce any per-address limit): the socket's address is
+    /// only the balancer's.
+    fn names_peer(&self) -> bool {
+        false
+    }
 }
 
 /// No layer at all: bytes pass straight between socket and session.
@@ -153,5 +167,13 @@ impl<Lower: Layers, Upper: Layers> Layers for Stacked<Lower, Upper> {
             lower: self.lower.layer(peer),
             upper: self.upper.layer(peer),
         }
+    }
+
+    fn admits(&self, peer: SocketAddr) -> bool {
+        self.lower.admits(peer) && self.upper.admits(peer)
+    }
+
+    fn names_peer(&self) -> bool {
+        self.lower.names_peer() || self.upper.names_peer()
     }
 }

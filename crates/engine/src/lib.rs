@@ -43,6 +43,6 @@ pub use echo::{EchoService, EchoSession};
 pub use handler::{Handler, Response};
 pub use layer::{Layer, LayerError, Layers, Plain, Stacked};
 pub use output::Output;
-pub use policy::{deadline, Admission, PolicyError, Ticket, Timers};
+pub use policy::{deadline, AddressTicket, Admission, PerAddress, PolicyError, Ticket, Timers};
 pub use session::{Handled, Service, Session, Step};
-pub use stats::Stats;
+pub use stats::{SharedStats, Stats};

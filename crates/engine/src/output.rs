@@ -102,6 +102,30 @@ impl Output {
         room
     }
 
+    /// Makes room for `extra` bytes about to be appended. Growth past the
+    /// allowance asks the budget first for the usual doubling, and takes
+    /// exactly what the bytes need when it says no: the output never
+    /// doubles unasked, so a connection overshoots the budget by at most
+    /// one append.
+    #[inline]
+    pub fn make_room(&mut self, extra: usize) {
+        let needed = self.buf.len().saturating_add(extra);
+        if needed > self.buf.capacity() {
+            self.grow(needed);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, needed: usize) {
+        let doubled = needed.max(self.buf.capacity().saturating_mul(2));
+        let target = if self.lease.try_cover_output(doubled) {
+            doubled
+        } else {
+            needed
+        };
+        self.buf.reserve_exact(target - self.buf.len());
+    }
+
     /// Makes the lease's charges match what the buffers hold now: this
     /// output, and `input_held` bytes of input.
     #[inline]

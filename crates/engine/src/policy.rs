@@ -2,8 +2,10 @@
 //! connection lives by. The driver asks; nothing here reads a clock or
 //! touches a socket.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -15,6 +17,14 @@ pub enum PolicyError {
     /// The server is at its connection limit.
     #[error("the server is at its limit of {limit} connections, try again later")]
     TooManyConnections {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// One client address holds as many connections as it may.
+    #[error("{ip} has {limit} connections open, the most one address may have")]
+    TooManyFromAddress {
+        /// The client's address.
+        ip: IpAddr,
         /// The limit in force.
         limit: usize,
     },
@@ -80,6 +90,78 @@ impl Admission {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts connections per client address against a limit, across all
+/// workers: behind a balancer, with the address the PROXY protocol names.
+///
+/// Taken once per connection, never per message, so one lock serves.
+///
+/// ```
+/// use sockmux_engine::PerAddress;
+///
+/// let limit = PerAddress::new(1);
+/// let ip = "192.0.2.1".parse().unwrap();
+/// let first = limit.try_admit(ip).expect("room for one");
+/// assert!(limit.try_admit(ip).is_err());
+/// assert!(limit.try_admit("192.0.2.2".parse().unwrap()).is_ok());
+/// drop(first);
+/// assert!(limit.try_admit(ip).is_ok());
+/// ```
+#[derive(Debug)]
+pub struct PerAddress {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in its address's count; dropping it frees it.
+#[derive(Debug)]
+pub struct AddressTicket {
+    limit: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    /// Room for `max` connections from each address.
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A place for one more connection from `ip`, or why there is none.
+    pub fn try_admit(self: &Arc<Self>, ip: IpAddr) -> Result<AddressTicket, PolicyError> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.max {
+            return Err(PolicyError::TooManyFromAddress {
+                ip,
+                limit: self.max,
+            });
+        }
+        *count += 1;
+        Ok(AddressTicket {
+            limit: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressTicket {
+    fn drop(&mut self) {
+        let mut open = self
+            .limit
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
     }
 }
 

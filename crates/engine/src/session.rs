@@ -76,7 +76,9 @@ pub trait Session: Send + 'static {
     fn handle_stall(&mut self, idle: Duration, out: &mut Output) -> Step;
 
     /// The server is shutting down: finish what is owed, accept no new
-    /// work. Returns [`Step::Close`] when nothing is owed.
+    /// work. Returns [`Step::Close`] to close now, or [`Step::Continue`]
+    /// to answer what is under way or may be on its way (the connection
+    /// then closes once idle for the linger time).
     fn handle_shutdown(&mut self, out: &mut Output) -> Step;
 
     /// Whether the session holds part of a message. Bytes that continue a

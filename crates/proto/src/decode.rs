@@ -247,7 +247,7 @@ impl StreamDecoder {
             self.buf.clear();
             self.start = 0;
             let used = decode_all(&mut self.decoder, chunk, cx, &mut on_frame)?;
-            if let Err(e) = self.reserve_message(chunk.len() - used, cx, &mut may_grow) {
+            if let Err(e) = self.make_room(chunk.len() - used, cx, &mut may_grow) {
                 self.decoder = Decoder::new(*self.decoder.limits());
                 return Err(e);
             }
@@ -257,7 +257,7 @@ impl StreamDecoder {
         if !chunk.is_empty() {
             self.buf.drain(..self.start);
             self.start = 0;
-            if let Err(e) = self.reserve_message(self.buf.len() + chunk.len(), cx, &mut may_grow) {
+            if let Err(e) = self.make_room(chunk.len(), cx, &mut may_grow) {
                 self.buf.clear();
                 return Err(e);
             }
@@ -283,28 +283,40 @@ impl StreamDecoder {
         Ok(())
     }
 
-    /// Once a large unfinished message's length is known, makes room for
-    /// exactly all of it, instead of doubling the buffer on the way (which
-    /// leaves up to twice the message in memory, counting the copies the
-    /// allocator keeps), if `may_grow` lets it. `have` bytes of the
-    /// message are, or are about to be, in the buffer.
-    fn reserve_message<C: ?Sized>(
+    /// Makes room for `extra` bytes about to be appended, asking
+    /// `may_grow` first whenever the buffer must grow. Once an unfinished
+    /// message's length is known, the room is for exactly all of it (and
+    /// the answer that may quote it), instead of doubling on the way, which
+    /// leaves up to twice the message in memory; otherwise the buffer grows
+    /// as a `Vec` does, or by exactly `extra` if the owner allows no more.
+    fn make_room<C: ?Sized>(
         &mut self,
-        have: usize,
+        extra: usize,
         cx: &mut C,
         may_grow: &mut impl FnMut(&mut C, usize) -> bool,
     ) -> Result<(), ProtoError> {
-        let Some(len) = self.decoder.message_len() else {
+        let (len, capacity) = (self.buf.len(), self.buf.capacity());
+        let needed = len + extra;
+        let whole = self
+            .decoder
+            .message_len()
+            .filter(|&message| message > needed)
+            .map(|message| message + ANSWER_ROOM);
+        if needed <= capacity && whole.is_none_or(|whole| whole <= capacity) {
             return Ok(());
+        }
+        let target = match whole {
+            Some(whole) if may_grow(cx, whole) => whole,
+            Some(whole) => {
+                return Err(ProtoError::OverBudget {
+                    len: whole - ANSWER_ROOM,
+                })
+            }
+            None if may_grow(cx, needed.max(2 * capacity)) => needed.max(2 * capacity),
+            None if may_grow(cx, needed) => needed,
+            None => return Err(ProtoError::OverBudget { len: needed }),
         };
-        if len <= have || len <= self.buf.capacity() {
-            return Ok(());
-        }
-        let want = len - self.buf.len() + ANSWER_ROOM;
-        if !may_grow(cx, len + ANSWER_ROOM) {
-            return Err(ProtoError::OverBudget { len });
-        }
-        self.buf.reserve_exact(want);
+        self.buf.reserve_exact(target - len);
         Ok(())
     }
 

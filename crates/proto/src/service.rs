@@ -3,7 +3,7 @@
 //! Owns what a request means and what the answer says, with the table as
 //! data that can be replaced while the service runs ([`TableSwitch`]). It
 //! does not own framing or connection lifetime (a session decides when to
-//! close), nor how a table is held ([`crate::table`]).
+//! close), nor how a table is held ([`Table`]).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

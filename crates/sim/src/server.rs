@@ -140,8 +140,12 @@ impl<V: Service> SimServer<V> {
         if self.sweep.due(now, &self.timers) {
             let mut fired = Vec::new();
             for (&key, c) in &mut self.conns {
+                let errors = self.stats.errors;
                 if c.conn.handle_timeout(now, &self.timers, &mut self.stats) {
                     fired.push(key);
+                }
+                if self.stats.errors > errors {
+                    self.failed.push(key);
                 }
             }
             for key in fired {

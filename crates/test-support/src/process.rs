@@ -85,6 +85,7 @@ pub struct Server {
     child: Option<Child>,
     /// The address it printed it listens on.
     pub addr: SocketAddr,
+    stdout: mpsc::Receiver<String>,
     stderr: Option<mpsc::Receiver<String>>,
     /// Log lines received so far.
     log: String,
@@ -99,7 +100,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        let rx = first_line(child.stdout.take().expect("stdout"));
+        let rx = stdout_lines(child.stdout.take().expect("stdout"));
         let stderr = child.stderr.take().map(collect_lines);
         let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
             let _ = child.kill();
@@ -113,9 +114,16 @@ impl Server {
         Server {
             child: Some(child),
             addr,
+            stdout: rx,
             stderr,
             log: String::new(),
         }
+    }
+
+    /// The next line the server prints on stdout after `listening on`
+    /// (waited for, bounded).
+    pub fn next_stdout_line(&mut self) -> Option<String> {
+        self.stdout.recv_timeout(WAIT).ok()
     }
 
     /// The port it listens on.
@@ -153,15 +161,15 @@ impl Server {
     /// Waits (bounded) until the server's stderr has a line containing
     /// `needle`; returns whether it came.
     pub fn wait_for_log(&mut self, needle: &str) -> bool {
-        self.wait_for_logs(needle, 1)
-    }
-
-    /// Waits (bounded) until the server's stderr has `count` lines
-    /// containing `needle`; returns whether they came.
-    pub fn wait_for_logs(&mut self, needle: &str, count: usize) -> bool {
         let start = Instant::now();
         while start.elapsed() < WAIT {
-            if self.log_lines(needle) >= count {
+            if let Some(rx) = &self.stderr {
+                while let Ok(line) = rx.try_recv() {
+                    self.log.push_str(&line);
+                    self.log.push('\n');
+                }
+            }
+            if self.log.contains(needle) {
                 return true;
             }
             thread::sleep(Duration::from_millis(10));
@@ -178,6 +186,25 @@ impl Server {
             }
         }
         self.log.lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Every stderr line received so far, once the stream has ended (after
+    /// [`Server::terminate`] or [`Server::wait_exit`]) or within a bounded
+    /// wait.
+    pub fn log(&mut self) -> String {
+        if let Some(rx) = &self.stderr {
+            let until = Instant::now() + WAIT;
+            while let Some(left) = until.checked_duration_since(Instant::now()) {
+                match rx.recv_timeout(left) {
+                    Ok(line) => {
+                        self.log.push_str(&line);
+                        self.log.push('\n');
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        self.log.clone()
     }
 
     /// Open file descriptors of the server process.
@@ -223,6 +250,22 @@ pub(crate) fn first_line(stdout: impl Read + Send + 'static) -> mpsc::Receiver<S
             let _ = tx.send(line);
         }
         for _ in lines {}
+    });
+    rx
+}
+
+/// Every line of a server's stdout, as it comes; the rest is drained when
+/// nobody listens any more.
+fn stdout_lines(stdout: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        for line in lines.by_ref() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+        lines.for_each(drop);
     });
     rx
 }

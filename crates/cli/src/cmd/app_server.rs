@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
-use sockmux_core::AppService;
-use sockmux_proto::{Limits, SearchService, Table};
+use sockmux_core::{metric, AppService, Source};
+use sockmux_proto::{Limits, QuoteStyle, SearchService, Table, TableSwitch};
 
 use super::server::{self, ServerArgs};
 use crate::exit::Exit;
@@ -44,6 +44,19 @@ pub struct AppServerArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse::header_bytes,
           default_value_t = Limits::DEFAULT_MAX_HEADER)]
     max_header: usize,
+    /// How result texts quote the name they repeat (`No match for "x".`): double, as the
+    /// original post's server, or single, as the tutorial's current server (since 2022).
+    #[arg(long, value_enum, default_value_t = Quote::Double)]
+    quote_style: Quote,
+}
+
+/// `--quote-style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Quote {
+    /// `No match for "x".` (the post's version; the default).
+    Double,
+    /// `No match for 'x'.` (the tutorial's current version).
+    Single,
 }
 
 /// Runs `sockmux app-server`.
@@ -53,13 +66,12 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
         max_header: args.max_header,
         max_content: args.max_content,
     };
-    let service = match &args.table {
+    let (service, reloader) = match &args.table {
         None => {
-            let service = SearchService::new(Table::builtin());
             signals::on_hangup(|| {
                 tracing::warn!("SIGHUP: nothing to reload, the built-in table has no --table file");
             })?;
-            service
+            (SearchService::new(Table::builtin()), None)
         }
         Some(path) => {
             // Taken before reading: a change made meanwhile is seen by the watcher.
@@ -73,12 +85,46 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
                 started.elapsed().as_secs_f64()
             );
             let service = SearchService::new(table);
-            let reloader =
-                Reloader::new(path.clone(), args.max_table_bytes, service.switch(), stamp);
-            reload::start(Arc::new(reloader), args.table_watch.map(|s| s.0))?;
-            service
+            let reloader = Arc::new(Reloader::new(
+                path.clone(),
+                args.max_table_bytes,
+                service.switch(),
+                stamp,
+            ));
+            reload::start(Arc::clone(&reloader), args.table_watch.map(|s| s.0))?;
+            (service, Some(reloader))
         }
     };
+    let service = service.with_quote_style(match args.quote_style {
+        Quote::Double => QuoteStyle::Double,
+        Quote::Single => QuoteStyle::Single,
+    });
+    let metrics = vec![table_metrics(service.switch(), reloader)];
     let service = AppService::new(service, config.limits);
-    server::run(config, service)
+    server::run_with(&args.server, config, service, metrics)
+}
+
+/// The table's metrics: the entries of the table answering now and, with a
+/// table file, its reloads by result.
+fn table_metrics(switch: TableSwitch, reloader: Option<Arc<Reloader>>) -> Source {
+    Box::new(move |out| {
+        let entries = switch.current().len() as u64;
+        metric(
+            out,
+            "sockmux_table_entries",
+            "gauge",
+            "Entries in the search table.",
+            &[("", entries)],
+        );
+        if let Some(reloader) = &reloader {
+            let (ok, failed) = reloader.counts();
+            metric(
+                out,
+                "sockmux_table_reloads_total",
+                "counter",
+                "Table reloads (SIGHUP, --table-watch), by result.",
+                &[("result=\"ok\"", ok), ("result=\"failed\"", failed)],
+            );
+        }
+    })
 }

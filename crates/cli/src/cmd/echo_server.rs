@@ -16,5 +16,5 @@ pub struct EchoServerArgs {
 
 /// Runs `sockmux echo-server`.
 pub fn run(args: EchoServerArgs) -> anyhow::Result<Exit> {
-    server::run(args.server.config()?, EchoService)
+    server::run(&args.server, args.server.config()?, EchoService)
 }

@@ -4,13 +4,24 @@
 //! services themselves belong to the two command modules.
 
 use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use sockmux_core::{AcceptMode, Server, ServerConfig, Service, Shutdown};
+use sockmux_core::{metric, MetricsServer, Source};
+use sockmux_core::{
+    AcceptMode, ControlSocket, Layers, PerAddress, Plain, Server, ServerConfig, Service, Shutdown,
+    Takeover,
+};
+use sockmux_proxy::{Allow, CidrList, ProxyLayers};
 
 use super::plain;
 use crate::exit::Exit;
-use crate::host::{self, Host};
+use crate::host::{self, Host, HostOrPort};
+use crate::logging;
 use crate::parse::{self, Secs};
 use crate::signals::{self, OnFirst};
 
@@ -38,12 +49,13 @@ pub enum Accept {
 /// Flags every server takes.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Address to bind: an IPv4 or IPv6 literal, or a host name.
-    #[arg(default_value = "127.0.0.1", value_parser = host::parse)]
-    host: Host,
-    /// Port to bind; 0 picks a free one (printed on the first line).
-    #[arg(value_parser = parse::server_port, default_value_t = ServerConfig::DEFAULT_PORT)]
-    port: u16,
+    /// Address to bind: an IPv4 or IPv6 literal, or a host name [default: 127.0.0.1]. A lone
+    /// number is the PORT, on 127.0.0.1; every interface (0.0.0.0, ::) only when spelled out.
+    #[arg(value_name = "HOST", value_parser = host::parse_or_port)]
+    host: Option<HostOrPort>,
+    /// Port to bind; 0 picks a free one (printed on the first line) [default: 65432].
+    #[arg(value_parser = parse::server_port)]
+    port: Option<u16>,
     /// Worker threads, each with its own event loop, at most 1024 [default: the number of
     /// cores]
     #[arg(long, value_parser = parse::threads)]
@@ -57,6 +69,27 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = parse::connections,
           default_value_t = ServerConfig::default().max_connections)]
     max_connections: usize,
+    /// Connections open at once from one client address, 1 to 1000000 [default: no limit];
+    /// behind --proxy-protocol, the client the header names.
+    #[arg(long, value_name = "N", value_parser = parse::connections)]
+    max_connections_per_ip: Option<usize>,
+    /// Expect a PROXY protocol header (v1 or v2, as HAProxy's send-proxy/send-proxy-v2 and
+    /// nginx's proxy_protocol send) first on every connection; logs and per-address limits
+    /// then see the client it names.
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// With --proxy-protocol: the balancers allowed to connect, CIDR[,CIDR...]; connections
+    /// from anywhere else are closed before a byte is read.
+    #[arg(long, value_name = "CIDRS", default_value = "127.0.0.0/8,::1/128")]
+    proxy_from: CidrList,
+    /// Serve only clients in CIDR[,CIDR...]; others are closed before a byte is read (behind
+    /// --proxy-protocol: the client the header names, checked as soon as it is read).
+    #[arg(long, value_name = "CIDRS")]
+    allow: Option<CidrList>,
+    /// With --proxy-protocol: the largest PROXY v2 header accepted, 16 to 65551 bytes.
+    #[arg(long, value_name = "BYTES", value_parser = parse::proxy_header,
+          default_value_t = sockmux_proxy::Limits::DEFAULT_MAX_V2_LEN)]
+    proxy_max_header: usize,
     /// Seconds without progress after which a connection is closed (at most one year).
     #[arg(long, value_name = "SECS", value_parser = parse::seconds,
           default_value_t = Secs(ServerConfig::default().idle_timeout))]
@@ -84,21 +117,54 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = parse::per_turn,
           default_value_t = ServerConfig::default().accept_batch)]
     accept_batch: usize,
+    /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT; port 0 picks one, printed as
+    /// `metrics on ADDR` right after the `listening on` line).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+    /// Unix socket on which this server hands its listening sockets to a successor started
+    /// with --takeover: a restart that refuses and resets no connection.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// Take the listening sockets from the server on --control PATH instead of binding; it then
+    /// drains and exits. HOST and PORT are ignored. (Sockets passed by systemd, LISTEN_FDS, are
+    /// used the same way, without this flag.)
+    #[arg(long, requires = "control")]
+    takeover: bool,
 }
 
 impl ServerArgs {
     /// The server configuration these flags describe.
     pub fn config(&self) -> anyhow::Result<ServerConfig> {
         let defaults = ServerConfig::default();
+        let loopback = || Host::from(defaults.addr.ip());
+        let (host, port) = match (&self.host, self.port) {
+            (None, port) => (loopback(), port.unwrap_or(ServerConfig::DEFAULT_PORT)),
+            (Some(HostOrPort::Port(port)), None) => (loopback(), *port),
+            (Some(HostOrPort::Port(_)), Some(_)) => {
+                return Err(crate::exit::usage(
+                    "HOST is a number: give a host name or address before the port",
+                ));
+            }
+            (Some(HostOrPort::Host(host)), port) => {
+                (host.clone(), port.unwrap_or(ServerConfig::DEFAULT_PORT))
+            }
+        };
+        // A server binds one address: the first the name resolves to.
+        let addr = host::resolve(&host, port).map_err(plain)?[0];
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                "binding {addr}, reachable from other machines: the protocol has no authentication"
+            );
+        }
         Ok(ServerConfig {
-            // A server binds one address: the first the name resolves to.
-            addr: host::resolve(&self.host, self.port).map_err(plain)?[0],
+            addr,
             workers: self.workers.unwrap_or(defaults.workers),
             accept: match self.accept {
                 Accept::Reuseport => AcceptMode::ReusePort,
                 Accept::Handoff => AcceptMode::Handoff,
             },
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
             idle_timeout: self.idle_timeout.0,
             drain_timeout: self.drain_timeout.0,
             max_output: self.max_output,
@@ -110,20 +176,105 @@ impl ServerArgs {
     }
 }
 
-/// Binds, prints `listening on ADDR`, serves until SIGINT or SIGTERM, drains
-/// and logs the summary; exits 130 or 143 for the signal that stopped it.
-pub fn run<V: Service>(config: ServerConfig, service: V) -> anyhow::Result<Exit> {
-    let server = Server::bind(config, service)?;
+/// Binds (or takes over, or inherits from systemd), prints `listening on
+/// ADDR`, serves until SIGINT, SIGTERM or a successor's takeover, drains
+/// and logs the summary; exits 130 or 143 for the signal that stopped it, 0
+/// after a takeover.
+pub fn run<V: Service>(
+    args: &ServerArgs,
+    config: ServerConfig,
+    service: V,
+) -> anyhow::Result<Exit> {
+    run_with(args, config, service, Vec::new())
+}
+
+/// [`run`], with metric `sources` of the command's own (the table's size).
+pub fn run_with<V: Service>(
+    args: &ServerArgs,
+    config: ServerConfig,
+    service: V,
+    sources: Vec<Source>,
+) -> anyhow::Result<Exit> {
+    if !args.proxy_protocol {
+        return match &args.allow {
+            None => serve(args, config, service, Plain, sources),
+            Some(allow) => {
+                let layers = Allow {
+                    layers: Plain,
+                    allow: allow.clone(),
+                };
+                serve(args, config, service, layers, sources)
+            }
+        };
+    }
+    let limits = sockmux_proxy::Limits {
+        max_v2_len: args.proxy_max_header,
+    };
+    let mut layers = ProxyLayers::new(limits).trusting(args.proxy_from.clone());
+    if let Some(max) = args.max_connections_per_ip {
+        layers = layers.limiting(PerAddress::new(max));
+    }
+    if let Some(allow) = &args.allow {
+        layers = layers.allowing(allow.clone());
+    }
+    serve(args, config, service, layers, sources)
+}
+
+fn serve<V: Service, T: Layers>(
+    args: &ServerArgs,
+    config: ServerConfig,
+    service: V,
+    layers: T,
+    sources: Vec<Source>,
+) -> anyhow::Result<Exit> {
+    let (listeners, takeover) = sockets(args)?;
+    let server = match listeners {
+        Some(listeners) => Server::with_listeners(listeners, config, service, layers)?,
+        None => Server::bind_with_layers(config, service, layers)?,
+    };
     let shutdown = Shutdown::new();
     let on_signal = shutdown.clone();
     let caught = signals::install(OnFirst::Stop(Box::new(move || on_signal.trigger())))?;
+    let handed_over = Arc::new(AtomicBool::new(false));
+    if let Some(path) = &args.control {
+        let control = ControlSocket::bind(path, takeover.is_some())?;
+        let flag = Arc::clone(&handed_over);
+        control.serve(server.listeners()?, shutdown.clone(), move || {
+            flag.store(true, Ordering::SeqCst);
+        })?;
+    }
 
     // The first line on stdout is the contract scripts and tests rely on:
     // by the time it is printed, everything that can fail at start-up has.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", server.local_addr())?;
+    if let Some(addr) = args.metrics {
+        let metrics = server.metrics();
+        metrics.add_source(Box::new(|out| {
+            metric(
+                out,
+                "sockmux_log_lines_dropped_total",
+                "counter",
+                "Log lines dropped because stderr was closed, full or slow.",
+                &[("", logging::dropped())],
+            );
+        }));
+        for source in sources {
+            metrics.add_source(source);
+        }
+        let endpoint = MetricsServer::bind(addr, metrics)
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        writeln!(stdout, "metrics on {}", endpoint.local_addr()?)?;
+        endpoint.serve()?;
+    }
     stdout.flush()?;
     drop(stdout);
+    if let Some(takeover) = takeover {
+        // Serving is certain now: the old server may stop accepting.
+        takeover
+            .ready()
+            .context("telling the old server to drain")?;
+    }
 
     let stats = server.run(shutdown)?;
     tracing::info!(
@@ -135,5 +286,23 @@ pub fn run<V: Service>(config: ServerConfig, service: V) -> anyhow::Result<Exit>
         stats.bytes_in,
         stats.bytes_out
     );
+    if handed_over.load(Ordering::SeqCst) {
+        return Ok(Exit::Success);
+    }
     Ok(caught.exit().unwrap_or(Exit::Success))
+}
+
+/// Where the listening sockets come from: a server handing them over
+/// (`--takeover`), systemd (`LISTEN_FDS`), or nowhere (bind them).
+fn sockets(args: &ServerArgs) -> anyhow::Result<(Option<Vec<TcpListener>>, Option<Takeover>)> {
+    if let (true, Some(path)) = (args.takeover, &args.control) {
+        let (takeover, listeners) = Takeover::connect(path)?;
+        return Ok((Some(listeners), Some(takeover)));
+    }
+    let mut inherited = listenfd::ListenFd::from_env();
+    let listeners = (0..inherited.len())
+        .filter_map(|i| inherited.take_tcp_listener(i).transpose())
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("LISTEN_FDS: an inherited socket is not a TCP socket")?;
+    Ok(((!listeners.is_empty()).then_some(listeners), None))
 }

@@ -142,7 +142,7 @@ impl TableBuilder {
         Table::from_arena(self.arena, self.entries, self.longest_key)
     }
 
-    /// Feeds everything `reader` yields, a [`READ_CHUNK`] at a time, and
+    /// Feeds everything `reader` yields, 256 KiB at a time, and
     /// finishes. Its memory is the table and one chunk (or the longest
     /// entry, if longer).
     pub fn read_from(mut self, mut reader: impl Read) -> Result<Table, TableError> {
