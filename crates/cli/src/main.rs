@@ -6,7 +6,9 @@ mod exit;
 mod host;
 mod logging;
 mod parse;
+mod reload;
 mod signals;
+mod table_file;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -2,13 +2,15 @@
 //! (signal-hook, no unsafe code here). The first signal is recorded, so the
 //! command can exit with 130 or 143, and starts the command's stop; a
 //! second one exits at once. What "stop" means belongs to the command.
+//! SIGHUP, for the commands that take it (`app-server` reloads its table),
+//! has a thread of its own, so that what it starts never holds up a stop.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::exit::Exit;
@@ -66,6 +68,21 @@ pub fn install(on_first: OnFirst) -> anyhow::Result<Caught> {
         })
         .context("cannot start the signal thread")?;
     Ok(caught)
+}
+
+/// Calls `on_hangup` for each SIGHUP, on a thread of its own; SIGHUPs that
+/// arrive while it runs make one more call, not one each.
+pub fn on_hangup(mut on_hangup: impl FnMut() + Send + 'static) -> anyhow::Result<()> {
+    let mut signals = Signals::new([SIGHUP]).context("cannot install the SIGHUP handler")?;
+    std::thread::Builder::new()
+        .name("sockmux-hangup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                on_hangup();
+            }
+        })
+        .context("cannot start the SIGHUP thread")?;
+    Ok(())
 }
 
 fn exit_for(signal: i32) -> Exit {

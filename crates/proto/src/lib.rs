@@ -57,6 +57,7 @@ pub mod reply;
 mod requote;
 pub mod service;
 mod streamed;
+mod table;
 
 pub use decode::{Decoder, Frame, Stop, StreamDecoder};
 pub use error::ProtoError;
@@ -64,6 +65,7 @@ pub use header::{ByteOrder, Header, CONTENT_TYPE_JSON};
 pub use limits::Limits;
 pub use reply::{Reply, ReplyError, ERROR_PREFIX};
 pub use service::{
-    error_response, result_response, QuoteStyle, Request, SearchService, Table, TableError,
+    error_response, result_response, QuoteStyle, Request, SearchService, TableSwitch,
 };
 pub use streamed::{Pending, STREAM_ABOVE};
+pub use table::{Table, TableBuilder, TableError};

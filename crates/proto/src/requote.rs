@@ -71,6 +71,23 @@ impl<'a> Raw<'a> {
         Some((Piece::Char(c), at + 12))
     }
 
+    /// Appends the string the body stands for to `out`, or returns `None`
+    /// when it is not a string a Rust `str` can hold (a lone surrogate, a
+    /// malformed escape, a run that is not UTF-8); `out` may then hold a
+    /// part of it.
+    pub(crate) fn decode(self, out: &mut String) -> Option<()> {
+        let mut at = 0;
+        while at < self.0.len() {
+            let (piece, next) = self.piece(at, usize::MAX)?;
+            match piece {
+                Piece::Run(bytes) => out.push_str(std::str::from_utf8(bytes).ok()?),
+                Piece::Char(c) => out.push(c),
+            }
+            at = next;
+        }
+        Some(())
+    }
+
     /// The length of the whole string escaped as the server writes it, or
     /// `None` when it is not a string a Rust `str` can hold.
     pub(crate) fn escaped_len(self) -> Option<usize> {
@@ -168,6 +185,26 @@ mod tests {
         ] {
             assert_eq!(pieces(raw, 3), whole(raw), "{raw}");
             assert_eq!(pieces(raw, 1 << 20), whole(raw), "{raw}");
+        }
+    }
+
+    #[test]
+    fn decodes_as_serde_json_does() {
+        for raw in [
+            "plain",
+            r#"a\"b\\c\/d"#,
+            r"\b\f\n\r\t",
+            r"\u0000\u001f\u0041\u00e9\u20ac",
+            r"\ud83d\ude00 and \uD83D\uDE00",
+            "🐶 é",
+        ] {
+            let mut out = String::new();
+            assert_eq!(Raw(raw.as_bytes()).decode(&mut out), Some(()), "{raw}");
+            let expected: String = serde_json::from_str(&format!("\"{raw}\"")).expect("valid");
+            assert_eq!(out, expected, "{raw}");
+        }
+        for raw in [&br"\ud800"[..], br"\x", b"ok \xff"] {
+            assert_eq!(Raw(raw).decode(&mut String::new()), None, "{raw:?}");
         }
     }
 

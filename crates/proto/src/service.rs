@@ -1,20 +1,21 @@
 //! The search service: a request in, a response out, no I/O.
 //!
 //! Owns what a request means and what the answer says, with the table as
-//! data. It does not own framing or connection lifetime: a session decides
-//! when to close.
+//! data that can be replaced while the service runs ([`TableSwitch`]). It
+//! does not own framing or connection lifetime (a session decides when to
+//! close), nor how a table is held ([`Table`]).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
-use thiserror::Error;
+use arc_swap::{ArcSwap, Guard};
 
 use crate::encode::{self, BINARY_ENCODING, JSON_ENCODING, SEARCH_ACTION};
 use crate::header::CONTENT_TYPE_JSON;
 use crate::object::{self, ObjectError};
 use crate::reply::ERROR_PREFIX;
-use crate::{fast, json, Frame, ProtoError};
+use crate::{fast, json, Frame, ProtoError, Table};
 
 /// Content type of the server's binary responses.
 pub const SERVER_BINARY_TYPE: &str = "binary/custom-server-binary-type";
@@ -25,6 +26,11 @@ const BINARY_PREFIX: &[u8] = b"First 10 bytes of request: ";
 const ANSWER_OVERHEAD: usize = 256;
 /// How many bytes of a binary request its response echoes.
 const BINARY_ECHO_LEN: usize = 10;
+/// What the content of every JSON answer starts with, before the escaped
+/// result text.
+pub(crate) const RESULT_OPEN: &[u8] = b"{\"result\": \"";
+/// What it ends with, after the text.
+const RESULT_CLOSE: &[u8] = b"\"}";
 
 /// How a result text quotes the value or action it names (PROTOCOL.md,
 /// section 3a); every other byte of a response is the same in both.
@@ -59,106 +65,6 @@ impl QuoteStyle {
             w.write_str(part)?;
         }
         Ok(())
-    }
-}
-
-/// The search table: keys to answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table {
-    entries: HashMap<String, Answer>,
-    /// Bytes in the longest key: no longer name can match.
-    longest_key: usize,
-}
-
-/// One answer, with the response content it makes rendered once, at load
-/// time, so that answering is a lookup and a copy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Answer {
-    text: String,
-    /// `{"result": TEXT}`, escaped as the reference server writes it.
-    content: Box<[u8]>,
-}
-
-impl Answer {
-    fn new(text: String) -> Self {
-        let mut content = Vec::with_capacity(text.len() + 16);
-        write_result(&mut content, |w| w.write_str(&text));
-        Self {
-            text,
-            content: content.into_boxed_slice(),
-        }
-    }
-}
-
-/// A table file that is not a JSON object of strings to strings.
-#[derive(Debug, Error)]
-#[error("not a JSON object of strings to strings: {0}")]
-pub struct TableError(#[from] serde_json::Error);
-
-impl Table {
-    /// The three entries the reference server answers from.
-    pub fn builtin() -> Self {
-        Self::from_entries([
-            ("morpheus", "Follow the white rabbit. \u{1f430}"),
-            (
-                "ring",
-                "In the caves beneath the Misty Mountains. \u{1f48d}",
-            ),
-            ("\u{1f436}", "\u{1f43e} Playing ball! \u{1f3d0}"),
-        ])
-    }
-
-    /// A table of the given entries.
-    pub fn from_entries<K: Into<String>, V: Into<String>>(
-        entries: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        let entries: HashMap<String, Answer> = entries
-            .into_iter()
-            .map(|(k, v)| (k.into(), Answer::new(v.into())))
-            .collect();
-        let longest_key = entries.keys().map(String::len).max().unwrap_or(0);
-        Self {
-            entries,
-            longest_key,
-        }
-    }
-
-    /// Parses a JSON object of string keys to string values.
-    pub fn from_json(text: &str) -> Result<Self, TableError> {
-        let entries: HashMap<String, String> = serde_json::from_str(text)?;
-        Ok(Self::from_entries(entries))
-    }
-
-    /// The answer for `key`. As in the reference server, an empty answer
-    /// counts as no answer.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.answer(key).map(|a| a.text.as_str())
-    }
-
-    fn answer(&self, key: &str) -> Option<&Answer> {
-        self.entries.get(key).filter(|a| !a.text.is_empty())
-    }
-
-    /// The entries, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.text.as_str()))
-    }
-
-    /// Bytes in the longest key.
-    pub fn longest_key(&self) -> usize {
-        self.longest_key
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether the table has no entries.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 }
 
@@ -232,11 +138,33 @@ fn string_field<'a>(raw: Option<&'a str>, field: &'static str) -> Result<Cow<'a,
     object::string(raw).ok_or(ProtoError::FieldNotString { field })
 }
 
-/// The search service over one table.
+/// The search service over one table, which can be replaced while it
+/// answers (see [`SearchService::switch`]). Clones share the table.
 #[derive(Debug, Clone)]
 pub struct SearchService {
-    table: Table,
+    table: Arc<ArcSwap<Table>>,
     quote: QuoteStyle,
+}
+
+/// Replaces the table a [`SearchService`] and all its clones answer from,
+/// at once for every request that starts after it: each answer comes
+/// wholly from the old table or wholly from the new one.
+#[derive(Debug, Clone)]
+pub struct TableSwitch(Arc<ArcSwap<Table>>);
+
+impl TableSwitch {
+    /// The table answering now.
+    pub fn current(&self) -> Arc<Table> {
+        self.0.load_full()
+    }
+
+    /// Makes `table` the one answering and hands back the one it replaces,
+    /// so that the caller frees it (on its own thread, off the requests'
+    /// path). A request still answering from the old table keeps it alive
+    /// until it is done.
+    pub fn replace(&self, table: Table) -> Arc<Table> {
+        self.0.swap(Arc::new(table))
+    }
 }
 
 impl SearchService {
@@ -244,7 +172,16 @@ impl SearchService {
     /// server does.
     pub fn new(table: Table) -> Self {
         Self {
-            table,
+            table: Arc::new(ArcSwap::from_pointee(table)),
+            quote: QuoteStyle::default(),
+        }
+    }
+
+    /// A service answering from `table`, which others may share (no
+    /// copy of it is made).
+    pub fn new_shared(table: Arc<Table>) -> Self {
+        Self {
+            table: Arc::new(ArcSwap::new(table)),
             quote: QuoteStyle::default(),
         }
     }
@@ -255,9 +192,20 @@ impl SearchService {
         Self { quote, ..self }
     }
 
-    /// The table answers come from.
-    pub fn table(&self) -> &Table {
-        &self.table
+    /// The table answers come from now.
+    pub fn table(&self) -> Arc<Table> {
+        self.table.load_full()
+    }
+
+    /// The handle that replaces this service's table (and its clones').
+    pub fn switch(&self) -> TableSwitch {
+        TableSwitch(Arc::clone(&self.table))
+    }
+
+    /// The table for one request: read once, so the whole answer comes
+    /// from it. No allocation and no lock.
+    pub(crate) fn current(&self) -> Guard<Arc<Table>> {
+        self.table.load()
     }
 
     /// How result texts quote the names they repeat.
@@ -273,14 +221,25 @@ impl SearchService {
         keep_alive: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ProtoError> {
+        self.respond_from(&self.current(), request, keep_alive, out)
+    }
+
+    /// [`SearchService::respond`], from `table`.
+    pub(crate) fn respond_from(
+        &self,
+        table: &Table,
+        request: &Request<'_>,
+        keep_alive: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ProtoError> {
         let quote = self.quote;
         match request {
-            Request::Search { value } => match self.table.answer(value) {
-                Some(answer) => encode::message(
+            Request::Search { value } => match table.answer_body(value) {
+                Some(body) => encode::message(
                     out,
                     CONTENT_TYPE_JSON,
                     JSON_ENCODING,
-                    &[&answer.content],
+                    &[RESULT_OPEN, body, RESULT_CLOSE],
                     keep_alive,
                 ),
                 None => {
@@ -339,8 +298,8 @@ fn write_result(
     out: &mut Vec<u8>,
     text: impl FnOnce(&mut json::EscapingWriter<'_>) -> std::fmt::Result,
 ) {
-    out.extend_from_slice(b"{\"result\": \"");
+    out.extend_from_slice(RESULT_OPEN);
     // Writing into a Vec cannot fail.
     let _ = text(&mut json::EscapingWriter(out));
-    out.extend_from_slice(b"\"}");
+    out.extend_from_slice(RESULT_CLOSE);
 }

@@ -13,15 +13,12 @@ use crate::encode::{self, JSON_ENCODING, SEARCH_ACTION};
 use crate::header::CONTENT_TYPE_JSON;
 use crate::object;
 use crate::requote::Raw;
-use crate::service::{QuoteStyle, SearchService};
-use crate::{fast, json, Frame, ProtoError};
+use crate::service::{QuoteStyle, SearchService, RESULT_OPEN};
+use crate::{fast, json, Frame, ProtoError, Table};
 
 /// Requests whose content is at most this long are answered whole: their
 /// answers are at most about as long.
 pub const STREAM_ABOVE: usize = 16 * 1024;
-
-/// What the result text of every JSON answer starts with.
-const RESULT_OPEN: &[u8] = b"{\"result\": \"";
 
 /// The rest of an answer that quotes a long name from its request.
 ///
@@ -67,40 +64,16 @@ impl SearchService {
         keep_alive: bool,
         out: &mut Vec<u8>,
     ) -> Result<Option<Pending>, ProtoError> {
-        if let Some((before, name)) = self.long_name(frame) {
+        // One table for the whole answer, even if it is replaced meanwhile.
+        let table = self.current();
+        if let Some((before, name)) = long_name(&table, frame) {
             if let Some(pending) = self.start(frame.content, before, name, keep_alive, out)? {
                 return Ok(Some(pending));
             }
         }
         let request = crate::Request::parse(frame)?;
-        self.respond(&request, keep_alive, out).map(|()| None)
-    }
-
-    /// The long name a request's answer quotes, with the text before it,
-    /// when the answer is certain to be that quote: a search for a name
-    /// longer than any key, or an action too long to be `search`.
-    fn long_name(&self, frame: &Frame<'_>) -> Option<(&'static str, Range<usize>)> {
-        let content = frame.content;
-        if content.len() <= STREAM_ABOVE || !frame.header.is_json() {
-            return None;
-        }
-        let (action, value) = fields(content)?;
-        let action_body = &content[action.clone()];
-        if action_body.len() > STREAM_ABOVE {
-            return Some(("Error: invalid action ", action));
-        }
-        let action_text = std::str::from_utf8(action_body).ok()?;
-        let is_search = if action_body.contains(&b'\\') {
-            serde_json::from_str::<String>(&format!("\"{action_text}\"")).ok()? == SEARCH_ACTION
-        } else {
-            action_text == SEARCH_ACTION
-        };
-        // Every escaped byte decodes to at least a sixth of a byte
-        // (`\u0041` is `A`), so a longer body cannot be any key.
-        let no_key_that_long = self.table().longest_key().saturating_mul(6);
-        let value = value?;
-        (is_search && value.len() > STREAM_ABOVE.max(no_key_that_long))
-            .then_some(("No match for ", value))
+        self.respond_from(&table, &request, keep_alive, out)
+            .map(|()| None)
     }
 
     /// Writes the head of the answer quoting `name` after `before`, or
@@ -127,6 +100,33 @@ impl SearchService {
         out.extend_from_slice(&head);
         Ok(Some(Pending { name, at: 0, tail }))
     }
+}
+
+/// The long name a request's answer quotes, with the text before it,
+/// when the answer is certain to be that quote: a search for a name
+/// longer than any key, or an action too long to be `search`.
+fn long_name(table: &Table, frame: &Frame<'_>) -> Option<(&'static str, Range<usize>)> {
+    let content = frame.content;
+    if content.len() <= STREAM_ABOVE || !frame.header.is_json() {
+        return None;
+    }
+    let (action, value) = fields(content)?;
+    let action_body = &content[action.clone()];
+    if action_body.len() > STREAM_ABOVE {
+        return Some(("Error: invalid action ", action));
+    }
+    let action_text = std::str::from_utf8(action_body).ok()?;
+    let is_search = if action_body.contains(&b'\\') {
+        serde_json::from_str::<String>(&format!("\"{action_text}\"")).ok()? == SEARCH_ACTION
+    } else {
+        action_text == SEARCH_ACTION
+    };
+    // Every escaped byte decodes to at least a sixth of a byte
+    // (`\u0041` is `A`), so a longer body cannot be any key.
+    let no_key_that_long = table.longest_key().saturating_mul(6);
+    let value = value?;
+    (is_search && value.len() > STREAM_ABOVE.max(no_key_that_long))
+        .then_some(("No match for ", value))
 }
 
 /// The closing mark, the period and the end of the result object.

@@ -177,6 +177,17 @@ impl Server {
         false
     }
 
+    /// How many lines of the server's stderr so far contain `needle`.
+    pub fn log_lines(&mut self, needle: &str) -> usize {
+        if let Some(rx) = &self.stderr {
+            while let Ok(line) = rx.try_recv() {
+                self.log.push_str(&line);
+                self.log.push('\n');
+            }
+        }
+        self.log.lines().filter(|l| l.contains(needle)).count()
+    }
+
     /// Every stderr line received so far, once the stream has ended (after
     /// [`Server::terminate`] or [`Server::wait_exit`]) or within a bounded
     /// wait.

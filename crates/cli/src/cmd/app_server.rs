@@ -1,18 +1,19 @@
 //! `sockmux app-server`: the server flags plus the app protocol's limits
 //! and search table, and the app service built from them.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Args;
-use sockmux_core::AppService;
-use sockmux_proto::{Limits, QuoteStyle, SearchService, Table};
+use sockmux_core::{metric, AppService, Source};
+use sockmux_proto::{Limits, QuoteStyle, SearchService, Table, TableSwitch};
 
 use super::server::{self, ServerArgs};
 use crate::exit::Exit;
-use crate::parse;
+use crate::parse::{self, Secs};
+use crate::reload::{self, Reloader};
+use crate::{signals, table_file};
 
 /// Default for `--max-table-bytes`: a million-entry table is about 80 MB.
 const DEFAULT_MAX_TABLE: usize = 256 * 1024 * 1024;
@@ -23,14 +24,20 @@ const DEFAULT_MAX_TABLE: usize = 256 * 1024 * 1024;
 pub struct AppServerArgs {
     #[command(flatten)]
     server: ServerArgs,
-    /// Search table: a JSON object of string keys to string answers [default: the built-in 3 entries]
+    /// Search table: a JSON object of string keys to string answers [default: the built-in 3
+    /// entries]. SIGHUP reads it again and swaps it in; a bad file keeps the table answering.
     #[arg(long, value_name = "FILE")]
     table: Option<PathBuf>,
+    /// Also reload --table when the file changes, looking every SECS seconds (replace the file
+    /// by a rename for an atomic change).
+    #[arg(long, value_name = "SECS", value_parser = parse::seconds, requires = "table")]
+    table_watch: Option<Secs>,
     /// Largest request content accepted, in bytes (at most 1 GiB).
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes,
           default_value_t = Limits::DEFAULT_MAX_CONTENT)]
     max_content: usize,
-    /// Largest table file read, in bytes (at most 1 GiB); a larger file stops start-up.
+    /// Largest table file read, in bytes (at most 1 GiB); a larger file stops start-up (or is
+    /// refused by a reload).
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes, default_value_t = DEFAULT_MAX_TABLE)]
     max_table_bytes: usize,
     /// Largest JSON header accepted, in bytes (at most 65535).
@@ -59,63 +66,65 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
         max_header: args.max_header,
         max_content: args.max_content,
     };
-    let table = match &args.table {
-        None => Table::builtin(),
-        Some(path) => load_table(path, args.max_table_bytes)?,
+    let (service, reloader) = match &args.table {
+        None => {
+            signals::on_hangup(|| {
+                tracing::warn!("SIGHUP: nothing to reload, the built-in table has no --table file");
+            })?;
+            (SearchService::new(Table::builtin()), None)
+        }
+        Some(path) => {
+            // Taken before reading: a change made meanwhile is seen by the watcher.
+            let stamp = table_file::stamp(path);
+            let started = Instant::now();
+            let table = table_file::load(path, args.max_table_bytes)?;
+            tracing::info!(
+                "loaded {} entries from {} in {:.2} s",
+                table.len(),
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            let service = SearchService::new(table);
+            let reloader = Arc::new(Reloader::new(
+                path.clone(),
+                args.max_table_bytes,
+                service.switch(),
+                stamp,
+            ));
+            reload::start(Arc::clone(&reloader), args.table_watch.map(|s| s.0))?;
+            (service, Some(reloader))
+        }
     };
-    let entries = table.len() as u64;
-    let quote = match args.quote_style {
+    let service = service.with_quote_style(match args.quote_style {
         Quote::Double => QuoteStyle::Double,
         Quote::Single => QuoteStyle::Single,
-    };
-    let service = AppService::new(
-        SearchService::new(table).with_quote_style(quote),
-        config.limits,
-    );
-    let table_size: sockmux_core::Source = Box::new(move |out| {
-        sockmux_core::metric(
+    });
+    let metrics = vec![table_metrics(service.switch(), reloader)];
+    let service = AppService::new(service, config.limits);
+    server::run_with(&args.server, config, service, metrics)
+}
+
+/// The table's metrics: the entries of the table answering now and, with a
+/// table file, its reloads by result.
+fn table_metrics(switch: TableSwitch, reloader: Option<Arc<Reloader>>) -> Source {
+    Box::new(move |out| {
+        let entries = switch.current().len() as u64;
+        metric(
             out,
             "sockmux_table_entries",
             "gauge",
             "Entries in the search table.",
             &[("", entries)],
         );
-    });
-    server::run_with(&args.server, config, service, vec![table_size])
-}
-
-fn load_table(path: &Path, max_bytes: usize) -> anyhow::Result<Table> {
-    let started = Instant::now();
-    let text = read_bounded(path, max_bytes)
-        .with_context(|| format!("cannot read table file {}", path.display()))?;
-    let table =
-        Table::from_json(&text).with_context(|| format!("bad table file {}", path.display()))?;
-    tracing::info!(
-        "loaded {} entries from {} in {:.2} s",
-        table.len(),
-        path.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(table)
-}
-
-/// Reads a regular file of at most `max_bytes`. Anything else (a device
-/// that never ends, a FIFO that would block start-up, a directory) is
-/// refused before it is opened; the size is checked again while reading,
-/// in case the file grows.
-fn read_bounded(path: &Path, max_bytes: usize) -> anyhow::Result<String> {
-    let meta = std::fs::metadata(path)?;
-    anyhow::ensure!(meta.is_file(), "not a regular file");
-    let too_big = || anyhow::anyhow!("larger than --max-table-bytes ({max_bytes} bytes)");
-    if meta.len() > max_bytes as u64 {
-        return Err(too_big());
-    }
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(max_bytes as u64 + 1)
-        .read_to_string(&mut text)?;
-    if text.len() > max_bytes {
-        return Err(too_big());
-    }
-    Ok(text)
+        if let Some(reloader) = &reloader {
+            let (ok, failed) = reloader.counts();
+            metric(
+                out,
+                "sockmux_table_reloads_total",
+                "counter",
+                "Table reloads (SIGHUP, --table-watch), by result.",
+                &[("result=\"ok\"", ok), ("result=\"failed\"", failed)],
+            );
+        }
+    })
 }

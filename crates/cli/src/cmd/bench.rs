@@ -3,6 +3,7 @@
 //! itself is `sockmux_client::bench`.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crate::exit::{self, usage, Exit};
 use crate::host::{self, Host};
 use crate::parse::{self, Secs};
 use crate::signals::{self, OnFirst};
+use crate::table_file;
 
 fn after_help() -> String {
     let exits = exit::help(
@@ -42,7 +44,8 @@ fn after_help() -> String {
 pub enum BenchTarget {
     /// Echo protocol: --size-byte messages, each verified byte for byte.
     Echo,
-    /// App protocol: search (or --binary) requests, each verified against the built-in table.
+    /// App protocol: search (or --binary) requests, each verified against the built-in table
+    /// (or --table).
     App,
 }
 
@@ -112,6 +115,11 @@ pub struct BenchArgs {
     /// right answer]
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes)]
     max_response: Option<usize>,
+    /// app: search a sample of this table's keys (a JSON object of strings, as for app-server
+    /// --table) and check answers against it instead of the built-in table. Repeatable: an
+    /// answer from any of the tables is right (a server reloading between them).
+    #[arg(long, value_name = "FILE")]
+    table: Vec<PathBuf>,
 }
 
 /// Runs `sockmux bench`.
@@ -126,6 +134,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             if args.max_response.is_some() {
                 return Err(usage(
                     "--max-response is for `bench app`; echo bytes are checked as they arrive",
+                ));
+            }
+            if !args.table.is_empty() {
+                return Err(usage(
+                    "--table is for `bench app`; echo bytes come back as sent",
                 ));
             }
             Target::Echo {
@@ -155,6 +168,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     config.rate = args.rate;
     config.warmup = args.warmup.0;
     config.max_response = args.max_response;
+    config.tables = args
+        .table
+        .iter()
+        .map(|path| table_file::load(path, parse::MAX_BYTES).map(Arc::new))
+        .collect::<anyhow::Result<_>>()?;
     config.limit = match (args.requests, args.duration) {
         (Some(k), _) => Limit::Requests(k),
         (None, Some(secs)) => Limit::Duration(secs.0),

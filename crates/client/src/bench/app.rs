@@ -1,6 +1,8 @@
 //! The app workload: search (or binary) requests rotating over the keys of
-//! the built-in table plus one key it does not have, each response checked
-//! against what the protocol crate's own search service answers.
+//! a table (the built-in one, or a sample of a large one) plus one key it
+//! does not have, each response checked against what the protocol crate's
+//! own search service answers from that table, or from any of the tables
+//! the server may be reloading between.
 //!
 //! Owns the request set and the comparison. Expected responses are computed
 //! once, up front, by running each request through
@@ -13,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use sockmux_proto::{
     encode, Decoder, Frame, Limits, ProtoError, QuoteStyle, Reply, ReplyError, Request,
@@ -29,12 +32,16 @@ const MISS_KEY: &str = "sockmux-bench-miss";
 const BINARY_ACTION: &str = "bin";
 /// Bytes of a wrong answer quoted in a mismatch report, at most.
 const QUOTE_MAX: usize = 200;
+/// Keys of a given table searched, at most, spread evenly over it: enough
+/// that a large table is not answered from one warm corner of its memory,
+/// few enough that every expected answer is held.
+const MAX_KEYS: usize = 65_536;
 
 #[derive(Debug, Clone)]
 struct Case {
     label: String,
     request: Vec<u8>,
-    /// One per quote style, the default first.
+    /// One per table and quote style, the first table's default style first.
     expected: Vec<Expected>,
 }
 
@@ -55,7 +62,9 @@ pub(crate) struct AppWorkload {
 }
 
 impl AppWorkload {
-    /// Requests of one kind, with `keep-alive` set as asked. A response
+    /// Requests of one kind over the keys of the first of `tables` (the
+    /// built-in table when there are none), right when they come from any
+    /// of them, with `keep-alive` set as asked. A response
     /// announcing content above `max_response` bytes (default:
     /// [`BenchConfig::RESPONSE_SLACK`] over the largest expected answer)
     /// ends its connection as malformed before it is buffered.
@@ -63,14 +72,29 @@ impl AppWorkload {
         binary: bool,
         keep_alive: bool,
         max_response: Option<usize>,
+        tables: &[Arc<Table>],
     ) -> Result<Self, BenchError> {
         let limits = Limits::default();
-        let table = Table::builtin();
-        let mut keys: Vec<&str> = table.iter().map(|(k, _)| k).collect();
-        keys.sort_unstable();
+        let builtin = [Arc::new(Table::builtin())];
+        let tables = if tables.is_empty() {
+            &builtin[..]
+        } else {
+            tables
+        };
+        let first = &tables[0];
+        let step = first.len().div_ceil(MAX_KEYS).max(1);
+        let mut keys: Vec<&str> = first.iter().step_by(step).map(|(k, _)| k).collect();
+        if tables.len() == 1 && first.len() <= MAX_KEYS {
+            keys.sort_unstable();
+        }
         keys.push(MISS_KEY);
-        let services =
-            QuoteStyle::ALL.map(|quote| SearchService::new(table.clone()).with_quote_style(quote));
+        let services: Vec<SearchService> = tables
+            .iter()
+            .flat_map(|table| {
+                let service = SearchService::new_shared(Arc::clone(table));
+                QuoteStyle::ALL.map(|quote| service.clone().with_quote_style(quote))
+            })
+            .collect();
         let cases = keys
             .into_iter()
             .map(|key| case(&services, limits, binary, keep_alive, key))

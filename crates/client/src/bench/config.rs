@@ -4,7 +4,10 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use sockmux_proto::Table;
 
 use thiserror::Error;
 
@@ -20,8 +23,9 @@ pub enum Target {
         /// Bytes per message.
         size: usize,
     },
-    /// App protocol: requests rotating over the built-in table's keys and
-    /// one missing key, each response checked against the search service.
+    /// App protocol: requests rotating over the table's keys (see
+    /// [`BenchConfig::tables`]) and one missing key, each response checked
+    /// against the search service.
     App {
         /// Binary requests (`bin` + key) instead of `search`.
         binary: bool,
@@ -77,6 +81,11 @@ pub struct BenchConfig {
     /// its content is buffered. At least the largest right answer. `None`:
     /// [`BenchConfig::RESPONSE_SLACK`] over the largest right answer.
     pub max_response: Option<usize>,
+    /// App only: the tables a right answer may come from (a server that
+    /// reloads from one to another during the run answers from either);
+    /// requests search a sample of the first one's keys. Empty (the
+    /// default): the built-in table.
+    pub tables: Vec<Arc<Table>>,
 }
 
 impl BenchConfig {
@@ -107,6 +116,7 @@ impl BenchConfig {
             batch: false,
             timeout: Self::DEFAULT_TIMEOUT,
             max_response: None,
+            tables: Vec::new(),
         }
     }
 

@@ -110,7 +110,8 @@ pub fn run(
             false,
         ),
         Target::App { binary, keep_alive } => {
-            let workload = app::AppWorkload::new(binary, keep_alive, config.max_response)?;
+            let workload =
+                app::AppWorkload::new(binary, keep_alive, config.max_response, &config.tables)?;
             let kind = if binary { "binary" } else { "search" };
             (
                 AnyWorkload::App(Arc::new(workload)),

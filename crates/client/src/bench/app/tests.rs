@@ -29,6 +29,16 @@ fn served_quoting(
     quote: QuoteStyle,
 ) -> Vec<u8> {
     let service = SearchService::new(Table::builtin()).with_quote_style(quote);
+    served_by(workload, &service, requests, keep_alive)
+}
+
+/// The responses `service` gives to `requests` requests of connection 0.
+fn served_by(
+    workload: &AppWorkload,
+    service: &SearchService,
+    requests: usize,
+    keep_alive: bool,
+) -> Vec<u8> {
     let mut out = Vec::new();
     for i in 0..requests {
         let case = &workload.cases[i % workload.cases.len()];
@@ -47,7 +57,7 @@ fn served_quoting(
 
 #[test]
 fn accepts_the_services_own_answers_pipelined() {
-    let workload = AppWorkload::new(false, true, None).expect("builds");
+    let workload = AppWorkload::new(false, true, None, &[]).expect("builds");
     let responses = served(&workload, 9, true);
     let (verdicts, result) = run(&workload, &responses, 9);
     assert!(result.is_ok());
@@ -56,7 +66,7 @@ fn accepts_the_services_own_answers_pipelined() {
 
 #[test]
 fn flags_a_wrong_byte_as_a_mismatch() {
-    let workload = AppWorkload::new(true, false, None).expect("builds");
+    let workload = AppWorkload::new(true, false, None, &[]).expect("builds");
     let mut responses = served(&workload, 1, false);
     let last = responses.len() - 1;
     responses[last] ^= 0x20;
@@ -74,7 +84,7 @@ fn json_response(content: &[u8]) -> Vec<u8> {
 
 #[test]
 fn accepts_json_spaced_differently() {
-    let workload = AppWorkload::new(false, false, None).expect("builds");
+    let workload = AppWorkload::new(false, false, None, &[]).expect("builds");
     let expected = &workload.cases[0].expected[0];
     let result = expected.result.as_deref().expect("a JSON answer");
     let compact = serde_json::to_vec(&serde_json::json!({ "result": result })).expect("json");
@@ -86,7 +96,7 @@ fn accepts_json_spaced_differently() {
 
 #[test]
 fn accepts_either_quote_style_of_protocol_3a() {
-    let workload = AppWorkload::new(false, false, None).expect("builds");
+    let workload = AppWorkload::new(false, false, None, &[]).expect("builds");
     let requests = workload.cases.len();
     let single = served_quoting(&workload, requests, false, QuoteStyle::Single);
     assert_ne!(
@@ -101,7 +111,7 @@ fn accepts_either_quote_style_of_protocol_3a() {
 
 #[test]
 fn an_error_answer_ends_the_connection_with_its_text() {
-    let workload = AppWorkload::new(false, false, None).expect("builds");
+    let workload = AppWorkload::new(false, false, None, &[]).expect("builds");
     let mut response = Vec::new();
     sockmux_proto::error_response(&ProtoError::EmptyContent, &mut response).expect("encodes");
     let (verdicts, result) = run(&workload, &response, 1);
@@ -114,7 +124,7 @@ fn an_error_answer_ends_the_connection_with_its_text() {
 
 #[test]
 fn says_why_an_unreadable_answer_is_a_mismatch() {
-    let workload = AppWorkload::new(false, false, None).expect("builds");
+    let workload = AppWorkload::new(false, false, None, &[]).expect("builds");
     let (verdicts, result) = run(&workload, &json_response(br#"["result"]"#), 1);
     assert!(result.is_ok());
     let [Verdict::Mismatch(Some(detail))] = verdicts.as_slice() else {
@@ -128,7 +138,7 @@ fn says_why_an_unreadable_answer_is_a_mismatch() {
 
 #[test]
 fn a_response_without_keep_alive_ends_a_keep_alive_connection() {
-    let workload = AppWorkload::new(false, true, None).expect("builds");
+    let workload = AppWorkload::new(false, true, None, &[]).expect("builds");
     let responses = served(&workload, 1, false);
     let (verdicts, result) = run(&workload, &responses, 2);
     assert_eq!(verdicts, vec![Verdict::Ok]);
@@ -137,7 +147,7 @@ fn a_response_without_keep_alive_ends_a_keep_alive_connection() {
 
 #[test]
 fn a_huge_wrong_answer_is_refused_or_quoted_short() {
-    let workload = AppWorkload::new(false, true, None).expect("builds");
+    let workload = AppWorkload::new(false, true, None, &[]).expect("builds");
     let mut state = workload.state(0);
     workload.request(&mut state, &mut Vec::new());
     // Announces far more content than any expected answer: refused as
@@ -198,7 +208,7 @@ fn binary_response(len: usize, keep_alive: bool) -> Vec<u8> {
 fn max_response_bounds_what_is_read_and_quotes_what_is_wrong() {
     let big = binary_response(200 * 1024, true);
     // The default leaves 64 KiB over the largest right answer.
-    let workload = AppWorkload::new(false, true, None).expect("builds");
+    let workload = AppWorkload::new(false, true, None, &[]).expect("builds");
     let (verdicts, result) = run(&workload, &big, 1);
     assert!(verdicts.is_empty());
     assert!(
@@ -209,7 +219,7 @@ fn max_response_bounds_what_is_read_and_quotes_what_is_wrong() {
         "{result:?}"
     );
 
-    let workload = AppWorkload::new(false, true, Some(1 << 20)).expect("builds");
+    let workload = AppWorkload::new(false, true, Some(1 << 20), &[]).expect("builds");
     let (verdicts, result) = run(&workload, &big, 1);
     assert!(result.is_ok(), "{result:?}");
     let [Verdict::Mismatch(Some(detail))] = verdicts.as_slice() else {
@@ -218,8 +228,64 @@ fn max_response_bounds_what_is_read_and_quotes_what_is_wrong() {
     assert!(detail.contains("(204800 bytes, FNV-1a "), "{detail}");
     assert!(detail.len() < 4 * QUOTE_MAX, "{detail}");
 
-    let Err(BenchError::Config(text)) = AppWorkload::new(false, true, Some(10)) else {
+    let Err(BenchError::Config(text)) = AppWorkload::new(false, true, Some(10), &[]) else {
         panic!("a bound below the right answers is refused");
     };
     assert!(text.contains("below the largest right answer"), "{text}");
+}
+
+#[test]
+fn with_two_tables_an_answer_from_either_is_right_and_from_another_a_mismatch() {
+    let table = |tag: &str| {
+        Arc::new(Table::from_entries(
+            (0..10).map(|i| (format!("key-{i}"), format!("{tag} answer {i}"))),
+        ))
+    };
+    let (a, b) = (table("A"), table("B"));
+    let workload =
+        AppWorkload::new(false, true, None, &[Arc::clone(&a), Arc::clone(&b)]).expect("builds");
+    assert_eq!(
+        workload.cases.len(),
+        11,
+        "every key of the first table, and a miss"
+    );
+    let requests = 22;
+    for from in [&a, &b] {
+        let responses = served_by(
+            &workload,
+            &SearchService::new_shared(Arc::clone(from)),
+            requests,
+            true,
+        );
+        let (verdicts, result) = run(&workload, &responses, requests);
+        assert!(result.is_ok());
+        assert_eq!(verdicts, vec![Verdict::Ok; requests]);
+    }
+    let responses = served_by(
+        &workload,
+        &SearchService::new_shared(table("C")),
+        requests,
+        true,
+    );
+    let (verdicts, result) = run(&workload, &responses, requests);
+    assert!(result.is_ok());
+    let wrong = verdicts
+        .iter()
+        .filter(|v| matches!(v, Verdict::Mismatch(_)))
+        .count();
+    assert_eq!(wrong, 20, "every hit is wrong, every miss right");
+}
+
+#[test]
+fn a_large_table_is_searched_over_a_sample_spread_across_it() {
+    let big = Arc::new(Table::from_entries(
+        (0..MAX_KEYS * 3).map(|i| (format!("key-{i:07}"), format!("answer {i}"))),
+    ));
+    let workload = AppWorkload::new(false, true, None, &[big]).expect("builds");
+    assert_eq!(workload.cases.len(), MAX_KEYS + 1);
+    let last = &workload.cases[MAX_KEYS - 1].label;
+    assert!(
+        last.ends_with(&format!("key-{:07}", (MAX_KEYS - 1) * 3)),
+        "{last}"
+    );
 }
