@@ -238,7 +238,7 @@ fn table_file_is_served_and_a_bad_one_is_a_clear_startup_error() {
     assert!(!status.success());
     assert!(stderr.contains("bad.json"), "names the file: {stderr}");
     assert!(
-        stderr.contains("expected a string"),
+        stderr.contains("an answer that is not a string at line 1 column 9"),
         "names the problem: {stderr}"
     );
 }
