@@ -3,37 +3,9 @@
 //! (the path the server takes), before and after the table is replaced
 //! while the service is in use. `crates/core/tests/alloc.rs` checks the
 //! same through a real server and sockets, on the built-in table.
-#![allow(unsafe_code)] // A global allocator cannot be written without it.
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sockmux_proto::{encode, Decoder, Limits, Request, SearchService, Table};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counter is the only addition.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use sockmux_test_support::alloc::{allocations as allocated, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -70,11 +42,11 @@ fn allocations(service: &SearchService, wires: &[Vec<u8>], want: &dyn Fn(usize, 
         }
     };
     answer_all(&mut out);
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocated();
     for _ in 0..ROUNDS {
         answer_all(&mut out);
     }
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    allocated() - before
 }
 
 #[test]

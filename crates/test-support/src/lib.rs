@@ -16,6 +16,7 @@
 //! Every wait in here is bounded by [`WAIT`].
 #![deny(missing_docs)]
 
+pub mod alloc;
 pub mod app;
 pub mod doubles;
 mod net;

@@ -3,12 +3,9 @@
 //! process is left out). Plaintext makes none (`crates/core/tests/alloc.rs`);
 //! rustls's buffered API allocates per record, so this pins the count to
 //! what it is now, to notice when it grows.
-#![allow(unsafe_code)] // A global allocator cannot be written without it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,34 +14,10 @@ use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use sockmux_engine::{AppService, Connection, Layers, Service, Stats};
 use sockmux_proto::{Limits, SearchService, Table};
+use sockmux_test_support::alloc::{allocations, Counting};
 use sockmux_test_support::app::search;
 use sockmux_test_support::tls::Pki;
 use sockmux_tls::{TlsLayers, TlsSettings};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counter is the only addition.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -86,7 +59,7 @@ fn a_keep_alive_request_over_tls_allocates_a_bounded_few_times() {
             while client.wants_write() {
                 client.write_tls(&mut wire).unwrap();
             }
-            let before = ALLOCATIONS.load(Ordering::Relaxed);
+            let before = allocations();
             if !wire.is_empty() {
                 server.handle_input(&wire, now, &mut stats);
             }
@@ -94,7 +67,7 @@ fn a_keep_alive_request_over_tls_allocates_a_bounded_few_times() {
             reply.extend_from_slice(server.poll_transmit());
             let n = reply.len();
             server.handle_sent(n, now, &mut stats);
-            let during = ALLOCATIONS.load(Ordering::Relaxed) - before;
+            let during = allocations() - before;
             if round >= warm_up {
                 server_allocations += during;
             }
