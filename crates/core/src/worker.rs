@@ -131,16 +131,17 @@ impl<V: Service, T: Layers> Worker<V, T> {
             // One clock read per wake-up: timers have sweep granularity
             // anyway, and the hot path then reads no clock at all.
             let now = Instant::now();
+            // Taken first: a connection its event requeues waits a turn.
+            let mut turn = self.ready.turn();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.gate.on_readable(),
                     WAKER => self.take_handoffs(),
-                    Token(t) => self.drive(t - FIRST_CONN, Some(event), now),
+                    Token(t) => self.on_event(t - FIRST_CONN, event, now),
                 }
             }
-            let mut turn = self.ready.turn();
             while let Some(key) = self.ready.next(&mut turn) {
-                self.drive(key, None, now);
+                self.drive(key, None, now, self.config.read_budget);
             }
             if self.shutdown.is_triggered() && self.drain_deadline.is_none() {
                 self.begin_drain(now);
@@ -206,10 +207,23 @@ impl<V: Service, T: Layers> Worker<V, T> {
         self.listener = Some(listener);
     }
 
-    /// Does the I/O a connection's readiness allows, up to its read budget
-    /// for this turn, after folding in its readiness `event` if it has one
-    /// (one slab lookup for both: this is every message's path).
-    fn drive(&mut self, key: usize, event: Option<&Event>, now: Instant) {
+    /// Folds in a connection's readiness and serves it, unless it waits
+    /// in the ready queue: its queued turn serves it then, so that it gets
+    /// one read budget per turn however often it is reported ready.
+    fn on_event(&mut self, key: usize, event: &Event, now: Instant) {
+        if self.ready.is_queued(key) {
+            if let Some(entry) = self.conns.get_mut(key) {
+                entry.peer.stream.on_event(event);
+            }
+            return;
+        }
+        self.drive(key, Some(event), now, self.config.read_budget);
+    }
+
+    /// Does the I/O a connection's readiness allows, up to `budget` reads,
+    /// after folding in its readiness `event` if it has one (one slab
+    /// lookup for both: this is every message's path).
+    fn drive(&mut self, key: usize, event: Option<&Event>, now: Instant, budget: usize) {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
@@ -220,7 +234,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             &mut entry.conn,
             &mut entry.peer,
             &mut self.scratch,
-            self.config.read_budget,
+            budget,
             now,
             &mut self.stats,
         );
@@ -242,7 +256,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             if let Some(entry) = self.conns.get_mut(key) {
                 entry.conn.handle_shutdown(now, &mut self.stats);
             }
-            self.drive(key, None, now);
+            self.drive(key, None, now, 0);
         }
     }
 
@@ -267,7 +281,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             );
         }
         for key in fired {
-            self.drive(key, None, now);
+            self.drive(key, None, now, 0);
         }
         let refusals = self.shared.budget.refusals();
         let seen = self

@@ -66,7 +66,10 @@ pub enum Outcome {
 
 /// Does the I/O the socket's readiness allows for one connection, with at
 /// most `budget` reads of up to `scratch.len()` bytes, so that one peer
-/// cannot starve the others of its loop.
+/// cannot starve the others of its loop. A loop gives each connection one
+/// budget per turn: a second drive in the same turn (a timer that fired,
+/// the start of a drain) passes 0, which flushes and requeues a connection
+/// that has input waiting instead of reading it.
 #[inline]
 pub fn drive<S: Session, L: Layer>(
     conn: &mut Connection<S, L>,
@@ -131,8 +134,14 @@ fn flush<S: Session, L: Layer>(
 }
 
 /// Connections that used up their read budget with input left, served
-/// round-robin: each turn serves only those already waiting, so one that
-/// uses up its budget again goes behind everyone else.
+/// round-robin: each turn serves only those already waiting when it
+/// starts, so one that uses up its budget again goes behind everyone else.
+///
+/// A connection is queued at most once: pushing one that already waits
+/// does nothing, and a loop skips a readiness event for a queued
+/// connection (see [`ReadyQueue::is_queued`]), since its queued turn will
+/// serve it. So no connection gets more than one read budget per turn,
+/// however often it is pushed or reported ready.
 ///
 /// ```
 /// use sockmux_engine::ReadyQueue;
@@ -140,6 +149,7 @@ fn flush<S: Session, L: Layer>(
 /// let mut ready = ReadyQueue::default();
 /// ready.push(1);
 /// ready.push(2);
+/// ready.push(1); // already waiting: still one place
 /// let mut turn = ready.turn();
 /// let first = ready.next(&mut turn).unwrap();
 /// ready.push(first); // still has input: back of the queue
@@ -150,6 +160,9 @@ fn flush<S: Session, L: Layer>(
 #[derive(Debug, Default)]
 pub struct ReadyQueue {
     waiting: VecDeque<usize>,
+    /// `queued[key]`: whether `key` is in `waiting` (keys are slab
+    /// indices, so this stays as long as the most connections held).
+    queued: Vec<bool>,
 }
 
 /// One turn of a [`ReadyQueue`]: how many of its connections are left to
@@ -158,13 +171,27 @@ pub struct ReadyQueue {
 pub struct Turn(usize);
 
 impl ReadyQueue {
-    /// Queues connection `key` for the next turn.
+    /// Queues connection `key` for the next turn, unless it already waits.
     #[inline]
     pub fn push(&mut self, key: usize) {
-        self.waiting.push_back(key);
+        if key >= self.queued.len() {
+            self.queued.resize(key + 1, false);
+        }
+        if !std::mem::replace(&mut self.queued[key], true) {
+            self.waiting.push_back(key);
+        }
     }
 
-    /// Starts a turn over the connections waiting now.
+    /// Whether `key` waits for a turn: a loop folds in its readiness
+    /// event but leaves the driving to that turn.
+    #[inline]
+    pub fn is_queued(&self, key: usize) -> bool {
+        self.queued.get(key).copied().unwrap_or(false)
+    }
+
+    /// Starts a turn over the connections waiting now. Take it before the
+    /// turn's readiness events, so that a connection requeued by its event
+    /// waits for the next turn.
     #[inline]
     pub fn turn(&self) -> Turn {
         Turn(self.waiting.len())
@@ -175,7 +202,9 @@ impl ReadyQueue {
     #[inline]
     pub fn next(&mut self, turn: &mut Turn) -> Option<usize> {
         turn.0 = turn.0.checked_sub(1)?;
-        self.waiting.pop_front()
+        let key = self.waiting.pop_front()?;
+        self.queued[key] = false;
+        Some(key)
     }
 
     /// Whether nothing waits (the loop may then sleep).

@@ -88,7 +88,7 @@ pub struct Link {
     /// Readiness changes not yet reported to the server (epoll events).
     read_edge: bool,
     write_edge: bool,
-    /// Reads the server made since the counter was last taken.
+    /// Reads the server made in the current turn.
     pub reads: usize,
 }
 

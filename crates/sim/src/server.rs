@@ -121,15 +121,21 @@ impl<V: Service> SimServer<V> {
         refused: &mut Vec<usize>,
     ) -> Result<(), String> {
         self.driven.clear();
+        for link in links.iter_mut() {
+            link.reads = 0;
+        }
+        let budget = self.config.read_budget;
+        let mut turn = self.ready.turn();
         let keys: Vec<usize> = self.conns.keys().copied().collect();
         for key in keys {
-            if links[key].take_event() {
-                self.drive(key, now, links, rng)?;
+            // A queued connection's readiness is folded in (the link
+            // keeps it); its queued turn drives it.
+            if links[key].take_event() && !self.ready.is_queued(key) {
+                self.drive(key, budget, now, links, rng)?;
             }
         }
-        let mut turn = self.ready.turn();
         while let Some(key) = self.ready.next(&mut turn) {
-            self.drive(key, now, links, rng)?;
+            self.drive(key, budget, now, links, rng)?;
         }
         for _ in 0..self.config.accept_batch {
             let Some(key) = self.backlog.pop_front() else {
@@ -149,7 +155,7 @@ impl<V: Service> SimServer<V> {
                 }
             }
             for key in fired {
-                self.drive(key, now, links, rng)?;
+                self.drive(key, 0, now, links, rng)?;
             }
         }
         self.check(links)
@@ -186,12 +192,13 @@ impl<V: Service> SimServer<V> {
             paused: false,
         };
         self.conns.insert(key, entry);
-        self.drive(key, now, links, rng)
+        self.drive(key, self.config.read_budget, now, links, rng)
     }
 
     fn drive(
         &mut self,
         key: usize,
+        budget: usize,
         now: Instant,
         links: &mut [Link],
         rng: &mut Rng,
@@ -200,29 +207,23 @@ impl<V: Service> SimServer<V> {
             return Ok(());
         };
         self.driven.insert(key);
-        let link = &mut links[key];
-        link.reads = 0;
-        let mut socket = ServerSocket { link, rng };
+        let mut socket = ServerSocket {
+            link: &mut links[key],
+            rng,
+        };
         let errors = self.stats.errors;
         let outcome = drive(
             &mut c.conn,
             &mut socket,
             &mut self.scratch,
-            self.config.read_budget,
+            budget,
             now,
             &mut self.stats,
         );
-        let reads = socket.link.reads;
         if self.stats.errors > errors {
             self.failed.push(key);
         }
         c.paused = self.budget.is_spent() && c.conn.poll_transmit().len() >= self.config.allowance;
-        if reads > self.config.read_budget {
-            return Err(format!(
-                "fairness: connection {key} got {reads} reads in one turn, budget {}",
-                self.config.read_budget
-            ));
-        }
         match outcome {
             Outcome::Idle => {}
             Outcome::Requeue => self.ready.push(key),
@@ -234,11 +235,21 @@ impl<V: Service> SimServer<V> {
         Ok(())
     }
 
-    /// Memory within budget for every connection, and no connection with
-    /// input ready left waiting longer than [`MAX_WAIT_TURNS`].
+    /// Memory within budget for every connection, no connection read more
+    /// than its read budget in the turn (however many times it was driven),
+    /// and no connection with input ready left waiting longer than
+    /// [`MAX_WAIT_TURNS`].
     fn check(&mut self, links: &[Link]) -> Result<(), String> {
         let (per_conn, max_pending) = (self.config.held_bound(), self.config.pending_bound());
         let mut admitted = 0;
+        for (key, link) in links.iter().enumerate() {
+            if link.reads > self.config.read_budget {
+                return Err(format!(
+                    "fairness: connection {key} got {} reads in one turn, budget {}",
+                    link.reads, self.config.read_budget
+                ));
+            }
+        }
         for (&key, c) in &mut self.conns {
             let held = c.conn.buffer_capacity() + c.conn.session().held();
             if c.ticket.is_some() {

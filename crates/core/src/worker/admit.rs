@@ -100,7 +100,14 @@ impl<V: Service, T: Layers> Worker<V, T> {
         // usually waiting already: serve it before registering. A
         // one-request connection is then read, answered and closed with no
         // epoll or socket-option calls at all.
-        self.drive(key, None, now);
+        // The slot may be one a closed connection left in the ready queue,
+        // whose turn (maybe this one) then reads it instead.
+        let budget = if self.ready.is_queued(key) {
+            0
+        } else {
+            self.config.read_budget
+        };
+        self.drive(key, None, now, budget);
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
