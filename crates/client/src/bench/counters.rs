@@ -75,6 +75,9 @@ counters! {
     mismatches,
     /// Connections that waited longer than the timeout for a response.
     timeouts,
+    /// Keep-alive connections the server closed after one response (the
+    /// reference server ignores keep-alive): reconnected, not errors.
+    closed_after_response,
 }
 
 /// What one thread did: its counts and what is not a plain count.
