@@ -128,6 +128,7 @@ mod tests {
             protocol_errors: 6,
             mismatches: 7,
             timeouts: 8,
+            closed_after_response: 9,
         };
         let live = Live::default();
         live.publish(&counts);
@@ -136,7 +137,7 @@ mod tests {
         counts.add(&once);
         let json = serde_json::to_value(counts).expect("serializes");
         let fields = json.as_object().expect("an object");
-        assert_eq!(fields.len(), 8);
+        assert_eq!(fields.len(), 9);
         for (name, value) in fields {
             let doubled = value.as_u64().expect("a number");
             assert_eq!(doubled % 2, 0, "{name} was not added");
