@@ -24,7 +24,7 @@ use crate::exit::Exit;
 use crate::host::{self, Host, HostOrPort};
 use crate::logging;
 use crate::parse::{self, Secs};
-use crate::signals::{self, OnFirst};
+use crate::signals::{self, OnFirst, OnHangup};
 
 /// The "Exit status" of a server's `--help`.
 pub fn exit_help() -> String {
@@ -198,19 +198,27 @@ pub fn run<V: Service>(
     config: ServerConfig,
     service: V,
 ) -> anyhow::Result<Exit> {
-    run_with(args, config, service, Vec::new())
+    run_with(args, config, service, Vec::new(), Vec::new())
 }
 
-/// [`run`], with metric `sources` of the command's own (the table's size).
+/// [`run`], with metric `sources` of the command's own (the table's size)
+/// and what SIGHUP does for it (`hangup`: read the table again); SIGHUP
+/// also reloads the TLS certificate and key.
 pub fn run_with<V: Service>(
     args: &ServerArgs,
     config: ServerConfig,
     service: V,
     sources: Vec<Source>,
+    mut hangup: Vec<OnHangup>,
 ) -> anyhow::Result<Exit> {
     // The PROXY header, when expected, precedes the TLS handshake, and the
     // allow-list then checks the client it names (ProxyLayers does).
     let tls = args.tls_layers(&config)?;
+    if let Some((layers, settings)) = &tls {
+        hangup.push(reload_tls(layers.clone(), settings.clone()));
+    }
+    signals::on_hangup(hangup)?;
+    let tls = tls.map(|(layers, _)| layers);
     let job = Job {
         args,
         config,
@@ -336,9 +344,13 @@ impl ServerArgs {
         Some(layers)
     }
 
-    /// `--tls-cert`'s layers, if it is set: the files are read and checked
-    /// here, before anything is bound.
-    fn tls_layers(&self, config: &ServerConfig) -> anyhow::Result<Option<TlsLayers>> {
+    /// `--tls-cert`'s layers and the settings they were made from, if it
+    /// is set: the files are read and checked here, before anything is
+    /// bound.
+    fn tls_layers(
+        &self,
+        config: &ServerConfig,
+    ) -> anyhow::Result<Option<(TlsLayers, TlsSettings)>> {
         let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
             return Ok(None);
         };
@@ -350,8 +362,21 @@ impl ServerArgs {
         let cap = config
             .max_output
             .clamp(16 * 1024, TlsLayers::DEFAULT_MAX_OUTPUT);
-        Ok(Some(layers.with_max_output(cap)))
+        Ok(Some((layers.with_max_output(cap), settings)))
     }
+}
+
+/// SIGHUP for TLS: the certificate, key and client CA files read again for
+/// the connections that come next; a bad file keeps the ones in use.
+fn reload_tls(layers: TlsLayers, settings: TlsSettings) -> OnHangup {
+    Box::new(move || match layers.reload(&settings) {
+        Ok(()) => tracing::info!(
+            "SIGHUP: reloaded the TLS certificate {} and key {}",
+            settings.cert.display(),
+            settings.key.display()
+        ),
+        Err(e) => tracing::error!("SIGHUP: keeping the TLS certificate in use: {e}"),
+    })
 }
 
 /// Where the listening sockets come from: a server handing them over
