@@ -5,11 +5,12 @@
 //! `.ci/run` installs Prometheus (Debian's `prometheus` ships `promtool`)
 //! and sets `SOCKMUX_REQUIRE_PROMETHEUS=1`, so a missing one fails there.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sockmux_test_support::scrape::{get, metrics_addr, value};
 use sockmux_test_support::{free_port, Server, Sockmux, WAIT};
 
 const SOCKMUX: Sockmux = Sockmux::new(env!("CARGO_BIN_EXE_sockmux"));
@@ -17,37 +18,8 @@ const SOCKMUX: Sockmux = Sockmux::new(env!("CARGO_BIN_EXE_sockmux"));
 /// A server with metrics, and the address they are on (its second line).
 fn server() -> (Server, SocketAddr) {
     let mut server = SOCKMUX.start(&["app-server", "--metrics", "127.0.0.1:0"]);
-    let line = server.next_stdout_line().expect("a second line");
-    let addr = line
-        .strip_prefix("metrics on ")
-        .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
-        .parse()
-        .expect("an address");
+    let addr = metrics_addr(&mut server);
     (server, addr)
-}
-
-/// `GET path` over HTTP/1.1; the status line and the body.
-fn get(addr: SocketAddr, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(addr).expect("connects");
-    stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("reply");
-    let (head, body) = reply.split_once("\r\n\r\n").expect("a head and a body");
-    (
-        head.lines().next().unwrap_or_default().to_owned(),
-        body.to_owned(),
-    )
-}
-
-/// The value of the sample named exactly `sample` (labels included).
-fn value(body: &str, sample: &str) -> Option<f64> {
-    body.lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
 }
 
 fn bench(port: u16, requests: u32) {

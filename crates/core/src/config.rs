@@ -70,6 +70,11 @@ pub struct ServerConfig {
     /// Default: 1 (a busy peer then adds at most one 64 KiB read of work
     /// to everyone else's wait per turn).
     pub read_budget: usize,
+    /// Connections whose transport layer is still handshaking (TLS) that
+    /// one loop turn serves; the others wait for the next turn, so a flood
+    /// of handshakes costs established connections at most this many
+    /// handshakes of delay per turn. Default: 8.
+    pub handshake_budget: usize,
 }
 
 impl ServerConfig {
@@ -99,6 +104,7 @@ impl Default for ServerConfig {
             backlog: 1024,
             accept_batch: 64,
             read_budget: 1,
+            handshake_budget: 8,
         }
     }
 }

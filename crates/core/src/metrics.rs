@@ -134,6 +134,12 @@ impl Metrics {
         );
         counter(
             out,
+            "sockmux_handshakes_deferred_total",
+            "Times a TLS handshake waited a loop turn (handshake-budget), so established connections went first.",
+            t.handshakes_deferred,
+        );
+        counter(
+            out,
             "sockmux_idle_timeouts_total",
             "Connections closed by the idle timeout.",
             t.idle_timeouts,

@@ -13,8 +13,8 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use sockmux_engine::{
-    deadline, drive, AddressTicket, Connection, Layers, Outcome, ReadyQueue, Service, Stats, Sweep,
-    Ticket, Timers,
+    deadline, drive, AddressTicket, Connection, Layer, Layers, Outcome, ReadyQueue, Service, Stats,
+    Sweep, Ticket, Timers,
 };
 
 use crate::accept::AcceptGate;
@@ -64,6 +64,8 @@ pub(crate) struct Worker<V: Service, T: Layers> {
     published: Arc<Published>,
     drain_deadline: Option<Instant>,
     next_sweep: Sweep,
+    /// Handshaking connections this turn may still serve.
+    handshakes_left: usize,
 }
 
 impl<V: Service, T: Layers> Worker<V, T> {
@@ -106,6 +108,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             stats: Stats::default(),
             drain_deadline: None,
             next_sweep: Sweep::new(Instant::now()),
+            handshakes_left: 0,
         })
     }
 
@@ -133,6 +136,7 @@ impl<V: Service, T: Layers> Worker<V, T> {
             let now = Instant::now();
             // Taken first: a connection its event requeues waits a turn.
             let mut turn = self.ready.turn();
+            self.handshakes_left = self.config.handshake_budget;
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.gate.on_readable(),
@@ -222,13 +226,23 @@ impl<V: Service, T: Layers> Worker<V, T> {
 
     /// Does the I/O a connection's readiness allows, up to `budget` reads,
     /// after folding in its readiness `event` if it has one (one slab
-    /// lookup for both: this is every message's path).
+    /// lookup for both: this is every message's path). A handshaking
+    /// connection past the turn's handshake budget waits for the next turn
+    /// in the ready queue.
     fn drive(&mut self, key: usize, event: Option<&Event>, now: Instant, budget: usize) {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
         if let Some(event) = event {
             entry.peer.stream.on_event(event);
+        }
+        if budget > 0 && entry.conn.layer().is_handshaking() {
+            if self.handshakes_left == 0 {
+                self.stats.handshakes_deferred += 1;
+                self.ready.push(key);
+                return;
+            }
+            self.handshakes_left -= 1;
         }
         let outcome = drive(
             &mut entry.conn,

@@ -67,6 +67,14 @@ pub trait Layer: Send + 'static {
         false
     }
 
+    /// Whether the layer is still setting up (a TLS handshake), which may
+    /// cost a public-key operation per read: a loop serves only so many
+    /// of those per turn, so that a flood of new connections cannot hold
+    /// up the established ones.
+    fn is_handshaking(&self) -> bool {
+        false
+    }
+
     /// The peer's address as this layer knows it, when it knows better
     /// than the socket (a PROXY protocol header).
     fn peer(&self) -> Option<SocketAddr> {
@@ -166,6 +174,10 @@ impl<Lower: Layer, Upper: Layer> Layer for Stacked<Lower, Upper> {
 
     fn is_mid_message(&self) -> bool {
         self.lower.is_mid_message() || self.upper.is_mid_message()
+    }
+
+    fn is_handshaking(&self) -> bool {
+        self.lower.is_handshaking() || self.upper.is_handshaking()
     }
 
     fn peer(&self) -> Option<SocketAddr> {

@@ -59,6 +59,9 @@ counters! {
     idle_timeouts,
     /// Connections a transport layer (PROXY protocol, TLS) gave up on.
     transport_errors,
+    /// Times a connection's handshake waited for the next loop turn
+    /// because the turn's handshake budget was spent.
+    handshakes_deferred,
     /// Bytes read from peers.
     bytes_in,
     /// Bytes written to peers.

@@ -21,6 +21,7 @@ pub mod app;
 pub mod doubles;
 mod net;
 mod process;
+pub mod scrape;
 mod seed;
 pub mod tls;
 

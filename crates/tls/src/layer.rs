@@ -213,6 +213,10 @@ impl Layer for TlsLayer {
         self.conn.is_handshaking() || self.records.is_mid_record()
     }
 
+    fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
     fn handle_close(&mut self) {
         self.closing = true;
     }

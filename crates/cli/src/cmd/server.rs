@@ -130,6 +130,12 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = parse::per_turn,
           default_value_t = ServerConfig::default().accept_batch)]
     accept_batch: usize,
+    /// TLS handshakes one loop turn serves before established connections have their turn
+    /// again (a flood of new connections delays the others by at most N handshakes), 1 to
+    /// 65536.
+    #[arg(long, value_name = "N", value_parser = parse::per_turn,
+          default_value_t = ServerConfig::default().handshake_budget)]
+    handshake_budget: usize,
     /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT; port 0 picks one, printed as
     /// `metrics on ADDR` right after the `listening on` line).
     #[arg(long, value_name = "ADDR")]
@@ -184,6 +190,7 @@ impl ServerArgs {
             max_buffered: self.max_buffered,
             read_budget: self.read_budget,
             accept_batch: self.accept_batch,
+            handshake_budget: self.handshake_budget,
             ..defaults
         })
     }
