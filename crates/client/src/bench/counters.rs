@@ -75,6 +75,9 @@ counters! {
     mismatches,
     /// Connections that waited longer than the timeout for a response.
     timeouts,
+    /// Requests sent in full and still unanswered when the run ended
+    /// (after a short wait for them); requests never sent are not counted.
+    unanswered,
 }
 
 /// What one thread did: its counts and what is not a plain count.
@@ -125,6 +128,7 @@ mod tests {
             protocol_errors: 6,
             mismatches: 7,
             timeouts: 8,
+            unanswered: 9,
         };
         let live = Live::default();
         live.publish(&counts);
@@ -133,7 +137,7 @@ mod tests {
         counts.add(&once);
         let json = serde_json::to_value(counts).expect("serializes");
         let fields = json.as_object().expect("an object");
-        assert_eq!(fields.len(), 8);
+        assert_eq!(fields.len(), 9);
         for (name, value) in fields {
             let doubled = value.as_u64().expect("a number");
             assert_eq!(doubled % 2, 0, "{name} was not added");
