@@ -128,7 +128,14 @@ impl<W: Workload> Worker<W> {
                 // No request starts from now on; the ones out may still
                 // be answered, for a while.
                 self.books.stop();
-                let until = *drain_until.get_or_insert(now + self.rules.timeout.min(DRAIN));
+                // The echo client's one exchange per slot has nothing to
+                // wait for: it reports each connection as it ends.
+                let drain = if self.rules.single {
+                    Duration::ZERO
+                } else {
+                    self.rules.timeout.min(DRAIN)
+                };
+                let until = *drain_until.get_or_insert(now + drain);
                 if now >= until || !self.slots.iter().any(Slot::awaiting) {
                     break;
                 }

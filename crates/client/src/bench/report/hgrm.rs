@@ -1,19 +1,20 @@
 //! The latency distribution as an `.hgrm` file: HdrHistogram's percentile
-//! distribution text, the format of Java's
-//! `outputPercentileDistribution(out, 5, scale)` and of wrk2's "Detailed
-//! Percentile spectrum", which HdrHistogram's plotter and its many scripts
-//! read.
+//! distribution text, exactly as Java's
+//! `outputPercentileDistribution(out, 5, scale)` writes it (wrk2's
+//! "Detailed Percentile spectrum" has the same rows and footer, from the C
+//! library, with narrower columns), which HdrHistogram's plotter and the
+//! usual scripts read.
 //!
 //! ```text
 //! # sockmux bench latency distribution; values in microseconds
 //!        Value     Percentile TotalCount 1/(1-Percentile)
 //!
-//!       21.023 0.000000000000          1           1.00
-//!       43.775 0.100000000000       1718           1.11
+//!       28.847 0.000000000000          1           1.00
+//!       68.543 0.100000000000      14977           1.11
 //!    …
-//!     1769.471 1.000000000000      17163
-//! #[Mean    =       61.412, StdDeviation   =       48.908]
-//! #[Max     =     1769.471, Total count    =        17163]
+//!    37552.127 1.000000000000     149625
+//! #[Mean    =      200.450, StdDeviation   =      368.480]
+//! #[Max     =    37552.127, Total count    =       149625]
 //! #[Buckets =           30, SubBuckets     =         2048]
 //! ```
 //!
