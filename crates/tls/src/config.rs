@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
@@ -150,10 +151,12 @@ fn pem_error(what: &'static str, path: &Path, wanted: &'static str, e: pem::Erro
     }
 }
 
-/// Gives every connection a [`TlsLayer`] over one shared configuration.
+/// Gives every connection a [`TlsLayer`] over one shared configuration,
+/// which [`TlsLayers::reload`] replaces for the connections that come
+/// after (clones share it).
 #[derive(Debug, Clone)]
 pub struct TlsLayers {
-    config: Arc<ServerConfig>,
+    config: Arc<ArcSwap<ServerConfig>>,
     max_output: usize,
 }
 
@@ -166,7 +169,7 @@ impl TlsLayers {
     pub fn new(config: Arc<ServerConfig>) -> Result<Self, TlsError> {
         ServerConnection::new(Arc::clone(&config))?;
         Ok(Self {
-            config,
+            config: Arc::new(ArcSwap::new(config)),
             max_output: Self::DEFAULT_MAX_OUTPUT,
         })
     }
@@ -186,9 +189,20 @@ impl TlsLayers {
         }
     }
 
-    /// The shared rustls configuration.
-    pub fn config(&self) -> &Arc<ServerConfig> {
-        &self.config
+    /// Reads `settings`' files again and serves the connections that come
+    /// next with them; connections already open go on with theirs. The
+    /// ticket keys and the session cache carry over, so clients resume
+    /// across a reload (as with nginx's and HAProxy's reloads). On any
+    /// error the configuration in use stays.
+    pub fn reload(&self, settings: &TlsSettings) -> Result<(), TlsError> {
+        let old = self.config.load();
+        let mut config = Arc::unwrap_or_clone(settings.server_config()?);
+        config.ticketer = Arc::clone(&old.ticketer);
+        config.session_storage = Arc::clone(&old.session_storage);
+        let config = Arc::new(config);
+        ServerConnection::new(Arc::clone(&config))?;
+        self.config.store(config);
+        Ok(())
     }
 }
 
@@ -196,9 +210,9 @@ impl Layers for TlsLayers {
     type Layer = TlsLayer;
 
     fn layer(&self, peer: SocketAddr) -> TlsLayer {
-        let conn = ServerConnection::new(Arc::clone(&self.config))
-            // It fails only for a configuration `new` already tried.
-            .expect("TlsLayers::new made a connection with this configuration");
+        let conn = ServerConnection::new(self.config.load_full())
+            // It fails only for a configuration `new` or `reload` tried.
+            .expect("TlsLayers made a connection with this configuration");
         TlsLayer::new(conn, peer, self.max_output)
     }
 }

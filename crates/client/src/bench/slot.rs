@@ -16,10 +16,8 @@
 //! `check_timeout`) with `now` passed in, asks what to do (`pump`,
 //! `poll_send`), and keeps a socket exactly while [`Slot::has_connection`].
 //! No sockets and no clock reads here.
-//!
-//! A timeout bounds a whole response, from when it became the oldest one
-//! awaited: bytes trickling in do not extend it. Only the echo client's
-//! one long exchange (`single`) counts the timeout from the last progress.
+//! Timeouts are in `timeout`; what is still in flight, and what of it was
+//! sent, in `flight`.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -27,10 +25,10 @@ use std::time::{Duration, Instant};
 use super::books::{Books, Rules};
 use super::schedule::{Due, Schedule};
 use super::workload::{Failure, Fault, Workload};
-use crate::error::seconds;
 use flight::InFlight;
 
 mod flight;
+mod timeout;
 
 /// First wait before reconnecting after a failed connect; doubles up to
 /// [`MAX_BACKOFF`].
@@ -248,8 +246,16 @@ impl<S> Slot<S> {
             Ok(()) if unsolicited => Some(Fault::Unsolicited),
             Ok(()) => None,
         };
-        if let Some(fault) = fault {
-            return self.fault(workload, fault, books);
+        match fault {
+            // The server answered and will close, as the reference server
+            // does with every connection: reconnect and go on, like
+            // app-client. Requests pipelined behind are given back.
+            Some(Fault::KeepAliveIgnored) => {
+                books.totals.counts.closed_after_response += 1;
+                return self.close(workload, books, true);
+            }
+            Some(fault) => return self.fault(workload, fault, books),
+            None => {}
         }
         if rules.single || answered {
             self.deadline = now.checked_add(rules.timeout);
@@ -319,42 +325,6 @@ impl<S> Slot<S> {
     /// The write side is shut.
     pub(crate) fn write_shut(&mut self) {
         self.write_shut = true;
-    }
-
-    /// Ends the current wait if it has lasted past the timeout; true when
-    /// it did (the connection is gone).
-    pub(crate) fn check_timeout<W: Workload<State = S>>(
-        &mut self,
-        workload: &W,
-        rules: &Rules,
-        books: &mut Books,
-        now: Instant,
-    ) -> bool {
-        if self.deadline.is_none_or(|deadline| now < deadline) {
-            return false;
-        }
-        let failure = Failure::Timeout {
-            after: rules.timeout,
-            written: self.written,
-        };
-        let what = match self.phase {
-            Phase::Connecting => {
-                workload.failed(self.conn, &mut self.state, failure);
-                let error = io::ErrorKind::TimedOut.into();
-                self.connect_lost(workload, error, books, now);
-                return true;
-            }
-            Phase::Open => "a response",
-            Phase::Finishing => "the server to close the connection after its response",
-            Phase::Idle | Phase::Done => return false,
-        };
-        books.totals.counts.timeouts += 1;
-        books
-            .totals
-            .error(|| format!("waited more than {} for {what}", seconds(rules.timeout)));
-        workload.failed(self.conn, &mut self.state, failure);
-        self.close(workload, books, false);
-        true
     }
 
     /// Counts a fault and drops the connection.

@@ -68,12 +68,20 @@ impl fmt::Display for Report {
                 duration(l.p999)
             )?;
         }
-        writeln!(
+        write!(
             f,
             "  connections  {} opened, {}",
             c.connections_opened,
             plural(c.connect_errors, "connect error", "connect errors")
         )?;
+        if c.closed_after_response > 0 {
+            write!(
+                f,
+                ", {} closed by the server after one response (it ignores keep-alive)",
+                c.closed_after_response
+            )?;
+        }
+        writeln!(f)?;
         write!(
             f,
             "  errors       {} protocol, {}, {}, {} unanswered",
