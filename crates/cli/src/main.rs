@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         Command::AppServer(args) => cmd::app_server::run(args),
         Command::AppClient(args) => cmd::app_client::run(args),
         Command::EchoClient(args) => cmd::echo_client::run(args),
-        Command::Bench(args) => cmd::bench::run(args),
+        Command::Bench(args) => cmd::bench::run(args, cli.quiet > 0),
     };
     logging::flush();
     match result {

@@ -26,6 +26,7 @@ fn clean_run(args: &[&str]) -> serde_json::Value {
         "protocol_errors",
         "timeouts",
         "connect_errors",
+        "unanswered",
     ] {
         assert_eq!(report[counter], 0, "bench {args:?}: {counter} in {report}");
     }

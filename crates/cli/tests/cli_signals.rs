@@ -139,13 +139,13 @@ fn bench_stopped_by_sigterm_prints_its_report_and_exits_143() {
     let port = server.port().to_string();
     let mut child = Command::new(SOCKMUX.bin())
         .args(["bench", "echo", "127.0.0.1", &port, "--conns", "2"])
-        .args(["--duration", "600", "--json"])
+        .args(["--duration", "600", "--json", "--progress"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn bench");
-    // Not a terminal: a progress line every second, once the run (and its
-    // signal handling) has started.
+    // Not a terminal, so asked for: a progress line every second, once the
+    // run (and its signal handling) has started.
     let (tx, rx) = mpsc::channel();
     let stderr = child.stderr.take().expect("stderr");
     thread::spawn(move || {

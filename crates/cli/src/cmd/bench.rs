@@ -2,8 +2,9 @@
 //! line, the report (text or JSON) and the exit status. The load generator
 //! itself is `sockmux_client::bench`.
 
+use std::fs;
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use sockmux_client::bench::{self, BenchConfig, BenchError, Limit, Target};
 
-use super::progress::ProgressDisplay;
+use super::progress::{ProgressDisplay, Show};
 use super::{broken_pipe_is_success, plain};
 use crate::exit::{self, usage, Exit};
 use crate::host::{self, Host};
@@ -26,8 +27,9 @@ fn after_help() -> String {
             (Exit::Success, "every response was verified right"),
             (
                 Exit::Failure,
-                "mismatches, protocol errors or timeouts (the report is still printed), or \
-                 nothing could connect",
+                "no response verified, requests left unanswered at the end, mismatches, \
+                 protocol errors or timeouts (the report is still printed), nothing could \
+                 connect, or a --hgrm/--plot file could not be written",
             ),
         ],
         "the run stops and the report of what ran is printed before it exits",
@@ -35,7 +37,10 @@ fn after_help() -> String {
     format!(
         "{exits}\n\n\
          Latency runs from the moment a request was due (with --rate) or sent, to the last byte \
-         of its\nverified response; with one connection per request it includes connecting."
+         of its\nverified response; with one connection per request it includes connecting. \
+         When the run ends,\nresponses still in flight are awaited for up to 1 s (or \
+         --timeout, if shorter); requests sent\nin full that are still unanswered then are \
+         counted as unanswered."
     )
 }
 
@@ -107,9 +112,21 @@ pub struct BenchArgs {
     #[arg(long, value_name = "SECS", value_parser = parse::seconds,
           default_value_t = Secs(BenchConfig::DEFAULT_TIMEOUT))]
     timeout: Secs,
-    /// Print the report as one JSON object on stdout.
+    /// Print the report as one JSON object on stdout (also when the run fails).
     #[arg(long)]
     json: bool,
+    /// Show the live progress line even when stderr is not a terminal, or with --json or -q
+    /// (default: only on a terminal, and never with --json or -q).
+    #[arg(long)]
+    progress: bool,
+    /// Write the latency distribution to FILE in HdrHistogram's percentile-distribution text
+    /// format (.hgrm, as wrk2 prints it; values in microseconds).
+    #[arg(long, value_name = "FILE")]
+    hgrm: Option<PathBuf>,
+    /// Write an SVG chart to FILE: latency by percentile (HdrHistogram's log 1/(1-p) axis) and
+    /// throughput over time.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
     /// app: largest response content accepted, in bytes (at most 1 GiB); a response announcing
     /// more is a protocol error, its content never read [default: 64 KiB over the largest
     /// right answer]
@@ -122,8 +139,8 @@ pub struct BenchArgs {
     table: Vec<PathBuf>,
 }
 
-/// Runs `sockmux bench`.
-pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
+/// Runs `sockmux bench`; `quiet` is the global `-q`.
+pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<Exit> {
     let target = match args.target {
         BenchTarget::Echo => {
             if args.keep_alive || args.binary {
@@ -185,7 +202,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     let caught = signals::install(OnFirst::Stop(Box::new(move || {
         on_signal.store(true, Ordering::SeqCst)
     })))?;
-    let mut display = ProgressDisplay::new(io::stderr().is_terminal());
+    let show = Show::choose(
+        args.progress,
+        args.json || quiet,
+        io::stderr().is_terminal(),
+    );
+    let mut display = ProgressDisplay::new(show);
     let result = bench::run(&config, stop, display.tick(), &mut |p| display.show(p));
     display.finish();
     let report = result.map_err(|e| match e {
@@ -193,19 +215,35 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         other => plain(other),
     })?;
 
+    // A run that never connected has nothing to show people but the
+    // reason, which is the error line; machines get the whole object.
     let text = if args.json {
-        serde_json::to_string(&report).context("cannot write the report as JSON")?
+        Some(serde_json::to_string(&report).context("cannot write the report as JSON")?)
     } else {
-        report.to_string()
+        report.connected().then(|| report.to_string())
     };
-    if let Err(e) = writeln!(io::stdout().lock(), "{text}") {
-        return broken_pipe_is_success(e);
+    if let Some(text) = text {
+        if let Err(e) = writeln!(io::stdout().lock(), "{text}") {
+            return broken_pipe_is_success(e);
+        }
     }
-    if let Some(failure) = report.failure() {
+    if let Some(path) = &args.hgrm {
+        write_file(path, "latency distribution", report.hgrm().as_bytes())?;
+    }
+    if let Some(path) = &args.plot {
+        let svg = report.svg().map_err(plain)?;
+        write_file(path, "chart", svg.as_bytes())?;
+    }
+    if let Some(failure) = &report.failure {
         bail!("{failure}");
     }
     if report.interrupted {
         return Ok(caught.exit().unwrap_or(Exit::Interrupted));
     }
     Ok(Exit::Success)
+}
+
+/// Writes `what` to `path`, naming both if it cannot.
+fn write_file(path: &Path, what: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    fs::write(path, bytes).with_context(|| format!("cannot write the {what} to {}", path.display()))
 }

@@ -63,7 +63,10 @@ impl Books {
         self.stopped || rules.end.is_some_and(|end| now >= end)
     }
 
-    /// Whether a thread with `slots` slots is done.
+    /// Whether a thread with `slots` slots is to start no more requests:
+    /// stopped, past its end, its quota settled, or every single slot
+    /// done. Responses in flight may still come (the worker waits a little
+    /// for them).
     pub(crate) fn finished(&self, rules: &Rules, slots: usize, now: Instant) -> bool {
         self.stopping(rules, now)
             || rules.quota.is_some_and(|quota| self.settled >= quota)

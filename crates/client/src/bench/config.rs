@@ -12,7 +12,6 @@ use sockmux_proto::Table;
 use thiserror::Error;
 
 use super::schedule::Pace;
-use crate::error::describe_io;
 
 /// What the load generator sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,15 +179,6 @@ pub enum BenchError {
     /// The configuration makes no sense.
     #[error("{0}")]
     Config(String),
-    /// Every connection attempt failed; nothing was measured.
-    #[error("cannot connect to {addr}: {}", describe_io(.source))]
-    NothingConnected {
-        /// The server.
-        addr: SocketAddr,
-        /// The first failure.
-        #[source]
-        source: io::Error,
-    },
     /// A thread or an event loop could not be started.
     #[error("cannot start the load generator: {0}")]
     Setup(#[source] io::Error),

@@ -75,6 +75,9 @@ counters! {
     mismatches,
     /// Connections that waited longer than the timeout for a response.
     timeouts,
+    /// Requests sent in full and still unanswered when the run ended
+    /// (after a short wait for them); requests never sent are not counted.
+    unanswered,
     /// Keep-alive connections the server closed after one response (the
     /// reference server ignores keep-alive): reconnected, not errors.
     closed_after_response,
@@ -128,7 +131,8 @@ mod tests {
             protocol_errors: 6,
             mismatches: 7,
             timeouts: 8,
-            closed_after_response: 9,
+            unanswered: 9,
+            closed_after_response: 10,
         };
         let live = Live::default();
         live.publish(&counts);
@@ -137,7 +141,7 @@ mod tests {
         counts.add(&once);
         let json = serde_json::to_value(counts).expect("serializes");
         let fields = json.as_object().expect("an object");
-        assert_eq!(fields.len(), 9);
+        assert_eq!(fields.len(), 10);
         for (name, value) in fields {
             let doubled = value.as_u64().expect("a number");
             assert_eq!(doubled % 2, 0, "{name} was not added");

@@ -3,8 +3,8 @@
 //!
 //! Owns the run: checking the configuration, splitting connections and the
 //! request quota over threads (each thread one mio event loop, see
-//! `worker`), progress snapshots for the caller, the fail-fast "nothing
-//! could connect" check, and the final [`Report`]. What is sent and how a
+//! `worker`), progress snapshots and the throughput timeline, the
+//! fail-fast "nothing could connect" check, and the final [`Report`]. What is sent and how a
 //! response is verified is in the `echo` and `app` workloads.
 //!
 //! Every response is verified: a wrong byte is a mismatch and never counts
@@ -23,6 +23,7 @@ pub(crate) mod echo;
 mod report;
 mod schedule;
 mod slot;
+mod timeline;
 pub(crate) mod worker;
 pub(crate) mod workload;
 
@@ -39,9 +40,11 @@ use books::Rules;
 pub use config::{BenchConfig, BenchError, Limit, Target};
 pub use counters::Counts;
 use counters::{Live, Totals};
-use report::Settings;
-pub use report::{Latency, Report};
+pub use report::{Latency, PlotError, Report};
+use report::{Measured, Settings};
 use schedule::Pace;
+pub use timeline::Throughput;
+use timeline::Timeline;
 use worker::Plan;
 
 /// How often the caller's stop flag and the connect check are looked at
@@ -93,7 +96,8 @@ enum AnyWorkload {
 ///
 /// `on_progress` is called on the calling thread about every `tick`.
 /// Setting `stop` ends the run early (the report says so); the run also
-/// sets it itself when nothing could connect, to stop its threads.
+/// sets it itself when nothing could connect, to stop its threads, and
+/// still returns a report (whose `failure` says so).
 pub fn run(
     config: &BenchConfig,
     stop: Arc<AtomicBool>,
@@ -190,6 +194,7 @@ pub fn run(
     let mut next_tick = start + tick;
     let mut nothing_connected = false;
     let mut interrupted = false;
+    let mut timeline = Timeline::new(measure_start);
     while done < threads {
         let now = Instant::now();
         match rx.recv_timeout(next_tick.saturating_duration_since(now).min(CHECK_EVERY)) {
@@ -202,6 +207,7 @@ pub fn run(
         }
         let now = Instant::now();
         let progress = Progress::sum(&lives, now - start, now < measure_start);
+        timeline.sample(now, progress.requests);
         if !nothing_connected
             && progress.connections_opened == 0
             && progress.connect_errors >= config.conns as u64
@@ -230,14 +236,6 @@ pub fn run(
         totals.push(result.map_err(BenchError::Setup)?);
     }
     let first_connect_error = totals.iter_mut().find_map(|t| t.first_connect_error.take());
-    let opened: u64 = totals.iter().map(|t| t.counts.connections_opened).sum();
-    if nothing_connected || (opened == 0 && first_connect_error.is_some()) {
-        return Err(BenchError::NothingConnected {
-            addr: config.addr,
-            source: first_connect_error
-                .unwrap_or_else(|| io::Error::other("no connection was accepted")),
-        });
-    }
     if totals.is_empty() {
         return Err(BenchError::Setup(io::Error::other(
             "the load-generator threads ended without a result",
@@ -267,13 +265,16 @@ pub fn run(
         rate: config.rate,
         warmup: config.warmup,
     };
-    Ok(Report::new(
-        settings,
-        &totals,
-        measured_end.saturating_duration_since(measure_start),
-        first_connect_error.map(|e| describe_io(&e)),
+    let requests = totals.iter().map(|t| t.counts.requests).sum();
+    timeline.sample(finished, requests);
+    let elapsed = measured_end.saturating_duration_since(measure_start);
+    let measured = Measured {
+        elapsed,
+        throughput: timeline.finish(elapsed),
+        first_connect_error: first_connect_error.map(|e| describe_io(&e)),
         interrupted,
-    ))
+    };
+    Ok(Report::new(settings, &totals, measured))
 }
 
 /// Thread `t`'s share of `total` split over `threads`, the remainder going

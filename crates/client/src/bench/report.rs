@@ -1,20 +1,28 @@
-//! The load generator's results: one [`Report`] for people (its `Display`)
-//! and machines (`serde::Serialize`, one JSON object). Owns merging the
-//! threads' totals, the rates and percentiles, and the wording; it does
-//! not count anything itself.
+//! The load generator's results: one [`Report`] for people (its `Display`,
+//! in `text`), machines (`serde::Serialize`, one JSON object, exact numbers
+//! in µs), HdrHistogram tools (`hgrm`) and eyes (`plot`, an SVG). Owns
+//! merging the threads' totals, the rates and percentiles, and whether the
+//! run failed; it does not count anything itself.
 
-use std::fmt;
+mod hgrm;
+mod plot;
+mod text;
+mod units;
+
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use thiserror::Error;
 
 use super::counters::{Counts, Totals};
+use super::timeline::Throughput;
+use units::plural;
 
-/// Latency percentiles of verified responses, in microseconds, from the
-/// intended send time (open loop) or the send time (closed loop) to the
-/// last byte of the response. For one connection per request this
-/// includes connecting.
+/// Latency of verified responses, in microseconds, from the intended send
+/// time (open loop) or the send time (closed loop) to the last byte of the
+/// response. For one connection per request this includes connecting.
+/// All zero when no response was verified.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Latency {
     /// Fastest.
@@ -31,6 +39,8 @@ pub struct Latency {
     pub max: f64,
     /// Arithmetic mean.
     pub mean: f64,
+    /// Standard deviation.
+    pub stdev: f64,
 }
 
 impl Latency {
@@ -47,6 +57,7 @@ impl Latency {
             p999: us(h.value_at_quantile(0.999)),
             max: us(h.max()),
             mean: h.mean() / 1000.0,
+            stdev: h.stdev() / 1000.0,
         }
     }
 }
@@ -93,6 +104,8 @@ pub struct Report {
     pub bytes_received_per_sec: f64,
     /// Latency of the verified responses.
     pub latency_us: Latency,
+    /// Verified responses over time.
+    pub throughput: Throughput,
     /// The first mismatch, described.
     pub first_mismatch: Option<String>,
     /// The first protocol error or timeout, described.
@@ -101,6 +114,11 @@ pub struct Report {
     pub first_connect_error: Option<String>,
     /// The run was stopped early (Ctrl-C).
     pub interrupted: bool,
+    /// Why the run counts as failed, in one line; `None` when it did not.
+    pub failure: Option<String>,
+    /// Every verified response's latency, in nanoseconds.
+    #[serde(skip)]
+    histogram: Histogram<u64>,
 }
 
 /// The run's settings a report repeats.
@@ -119,25 +137,34 @@ pub(crate) struct Settings {
     pub(crate) warmup: Duration,
 }
 
+/// What a run measured besides the threads' totals.
+#[derive(Debug)]
+pub(crate) struct Measured {
+    /// The measured period.
+    pub(crate) elapsed: Duration,
+    pub(crate) throughput: Throughput,
+    pub(crate) first_connect_error: Option<String>,
+    pub(crate) interrupted: bool,
+}
+
+/// The SVG chart could not be drawn.
+#[derive(Debug, Error)]
+#[error("cannot draw the chart: {0}")]
+pub struct PlotError(String);
+
 impl Report {
-    /// Merges the threads' totals over `elapsed` of measurement.
-    pub(crate) fn new(
-        settings: Settings,
-        totals: &[Totals],
-        elapsed: Duration,
-        first_connect_error: Option<String>,
-        interrupted: bool,
-    ) -> Self {
-        let mut latency = Histogram::<u64>::new_from(&totals[0].latency);
+    /// Merges the threads' totals (at least one).
+    pub(crate) fn new(settings: Settings, totals: &[Totals], measured: Measured) -> Self {
+        let mut histogram = Histogram::<u64>::new_from(&totals[0].latency);
         let mut counts = Counts::default();
         for t in totals {
             // Same bounds everywhere, so adding cannot fail.
-            let _ = latency.add(&t.latency);
+            let _ = histogram.add(&t.latency);
             counts.add(&t.counts);
         }
-        let secs = elapsed.as_secs_f64();
+        let secs = measured.elapsed.as_secs_f64();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
-        Self {
+        let mut report = Self {
             target: settings.target.to_owned(),
             request: settings.request,
             addr: settings.addr,
@@ -154,27 +181,67 @@ impl Report {
             requests_per_sec: per_sec(counts.requests),
             bytes_sent_per_sec: per_sec(counts.bytes_sent),
             bytes_received_per_sec: per_sec(counts.bytes_received),
-            latency_us: Latency::from_histogram(&latency),
+            latency_us: Latency::from_histogram(&histogram),
+            throughput: measured.throughput,
             first_mismatch: totals.iter().find_map(|t| t.first_mismatch.clone()),
             first_error: totals.iter().find_map(|t| t.first_error.clone()),
-            first_connect_error,
-            interrupted,
-        }
+            first_connect_error: measured.first_connect_error,
+            interrupted: measured.interrupted,
+            failure: None,
+            histogram,
+        };
+        report.failure = report.judge();
+        report
     }
 
-    /// Why the run counts as failed, in one line; `None` when every
-    /// response was right. Connect errors alone do not fail a run that
-    /// connected at all (they are reported).
-    pub fn failure(&self) -> Option<String> {
+    /// Whether any connection was made.
+    pub fn connected(&self) -> bool {
+        self.counts.connections_opened > 0
+    }
+
+    /// The latency distribution in HdrHistogram's percentile-distribution
+    /// text format (`.hgrm`), values in microseconds.
+    pub fn hgrm(&self) -> String {
+        hgrm::render(&self.histogram)
+    }
+
+    /// An SVG of two charts: latency by percentile and throughput over
+    /// time.
+    pub fn svg(&self) -> Result<String, PlotError> {
+        plot::render(self)
+    }
+
+    /// Why the run failed, if it did: nothing could connect, nothing was
+    /// verified (unless stopped by hand), a wrong answer, a protocol error,
+    /// a timeout, or a request the server left unanswered. Connect errors
+    /// alone do not fail a run that connected at all (they are reported).
+    fn judge(&self) -> Option<String> {
+        if !self.connected() {
+            let why = self.first_connect_error.as_deref();
+            return Some(format!(
+                "cannot connect to {}: {}",
+                self.addr,
+                why.unwrap_or("no connection was accepted")
+            ));
+        }
+        let c = &self.counts;
         let mut causes = Vec::new();
-        if self.counts.mismatches > 0 {
-            causes.push(format!("{} mismatches", self.counts.mismatches));
+        if c.requests == 0 && !self.interrupted {
+            causes.push("no request answered and verified".to_owned());
         }
-        if self.counts.protocol_errors > 0 {
-            causes.push(format!("{} protocol errors", self.counts.protocol_errors));
-        }
-        if self.counts.timeouts > 0 {
-            causes.push(format!("{} timeouts", self.counts.timeouts));
+        for (n, one, many) in [
+            (c.mismatches, "mismatch", "mismatches"),
+            (c.protocol_errors, "protocol error", "protocol errors"),
+            (c.timeouts, "timeout", "timeouts"),
+            (
+                c.unanswered,
+                "request left unanswered at the end",
+                "requests left unanswered at the end",
+            ),
+        ] {
+            if n > 0 {
+                causes.push(plural(n, one, many));
+            }
         }
         if causes.is_empty() {
             return None;
@@ -187,116 +254,5 @@ impl Report {
     }
 }
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = if self.one_connection_per_request {
-            "one connection per request".to_owned()
-        } else if self.keep_alive {
-            let batches = if self.batch { " in batches" } else { "" };
-            format!("keep-alive, depth {}{batches}", self.depth)
-        } else {
-            format!("depth {}", self.depth)
-        };
-        let pace = match self.rate {
-            Some(rate) => format!("open loop at {rate} requests/s"),
-            None => "closed loop".to_owned(),
-        };
-        writeln!(
-            f,
-            "{} ({}) against {}: {} connections, {} thread{}, {mode}, {pace}",
-            self.target,
-            self.request,
-            self.addr,
-            self.conns,
-            self.threads,
-            if self.threads == 1 { "" } else { "s" },
-        )?;
-        write!(f, "measured {:.2} s", self.elapsed_secs)?;
-        if self.warmup_secs > 0.0 {
-            write!(f, " after {} s of warm-up", self.warmup_secs)?;
-        }
-        if self.interrupted {
-            write!(f, " (interrupted)")?;
-        }
-        writeln!(f)?;
-        writeln!(
-            f,
-            "  requests     {:>12}  {:>12.1} /s",
-            self.counts.requests, self.requests_per_sec
-        )?;
-        writeln!(
-            f,
-            "  sent         {:>12}  {:>12} /s",
-            bytes(self.counts.bytes_sent as f64),
-            bytes(self.bytes_sent_per_sec)
-        )?;
-        writeln!(
-            f,
-            "  received     {:>12}  {:>12} /s",
-            bytes(self.counts.bytes_received as f64),
-            bytes(self.bytes_received_per_sec)
-        )?;
-        let l = &self.latency_us;
-        writeln!(
-            f,
-            "  latency µs   min {:.1}  p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
-            l.min, l.p50, l.p90, l.p99, l.p999, l.max
-        )?;
-        write!(
-            f,
-            "  connections  {} opened, {} connect errors",
-            self.counts.connections_opened, self.counts.connect_errors
-        )?;
-        if self.counts.closed_after_response > 0 {
-            write!(
-                f,
-                ", {} closed by the server after one response (it ignores keep-alive)",
-                self.counts.closed_after_response
-            )?;
-        }
-        writeln!(f)?;
-        write!(
-            f,
-            "  errors       {} protocol, {} mismatches, {} timeouts",
-            self.counts.protocol_errors, self.counts.mismatches, self.counts.timeouts
-        )?;
-        for (label, text) in [
-            ("first mismatch", &self.first_mismatch),
-            ("first error", &self.first_error),
-            ("first connect error", &self.first_connect_error),
-        ] {
-            if let Some(text) = text {
-                write!(f, "\n  {label}: {text}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `12.3 MB`: decimal units, as network rates are usually quoted.
-pub(crate) fn bytes(n: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = n;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value:.0} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_read_like_a_person_writes_them() {
-        assert_eq!(bytes(999.0), "999 B");
-        assert_eq!(bytes(1500.0), "1.5 kB");
-        assert_eq!(bytes(12_345_678.0), "12.3 MB");
-    }
-}
+mod tests;

@@ -16,19 +16,19 @@
 //! `check_timeout`) with `now` passed in, asks what to do (`pump`,
 //! `poll_send`), and keeps a socket exactly while [`Slot::has_connection`].
 //! No sockets and no clock reads here.
-//!
-//! A timeout bounds a whole response, from when it became the oldest one
-//! awaited: bytes trickling in do not extend it. Only the echo client's
-//! one long exchange (`single`) counts the timeout from the last progress.
+//! Timeouts are in `timeout`; what is still in flight, and what of it was
+//! sent, in `flight`.
 
-use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
 use super::books::{Books, Rules};
 use super::schedule::{Due, Schedule};
 use super::workload::{Failure, Fault, Workload};
-use crate::error::seconds;
+use flight::InFlight;
+
+mod flight;
+mod timeout;
 
 /// First wait before reconnecting after a failed connect; doubles up to
 /// [`MAX_BACKOFF`].
@@ -67,14 +67,6 @@ pub(crate) enum Send<'a> {
     Nothing,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    /// When the request was meant to go out (open loop) or went out.
-    intended: Instant,
-    /// Due after the warm-up, so it counts.
-    counted: bool,
-}
-
 /// One connection slot.
 #[derive(Debug)]
 pub(crate) struct Slot<S> {
@@ -91,7 +83,7 @@ pub(crate) struct Slot<S> {
     write_shut: bool,
     /// Bytes written on this connection.
     written: u64,
-    in_flight: VecDeque<Pending>,
+    in_flight: InFlight,
     /// When the current wait (connect, oldest response, close) times out.
     deadline: Option<Instant>,
     /// No reconnecting before this; `None` is never.
@@ -119,7 +111,7 @@ impl<S> Slot<S> {
             partial: false,
             write_shut: false,
             written: 0,
-            in_flight: VecDeque::with_capacity(rules.depth),
+            in_flight: InFlight::with_capacity(rules.depth),
             deadline: None,
             retry_at: Some(start),
             backoff: FIRST_BACKOFF,
@@ -180,7 +172,7 @@ impl<S> Slot<S> {
             }
             workload.request(&mut self.state, &mut self.out);
             self.partial = workload.more(&mut self.state, &mut self.out);
-            self.in_flight.push_back(Pending { intended, counted });
+            self.in_flight.push(intended, counted, self.stream_end());
             self.schedule.advance();
             books.issued(counted);
         }
@@ -190,7 +182,6 @@ impl<S> Slot<S> {
     pub(crate) fn connected(&mut self, rules: &Rules, books: &mut Books, now: Instant) {
         self.phase = Phase::Open;
         self.backoff = FIRST_BACKOFF;
-        self.written = 0;
         self.write_shut = false;
         books.totals.counts.connections_opened += 1;
         self.deadline = if self.in_flight.is_empty() {
@@ -306,6 +297,7 @@ impl<S> Slot<S> {
             self.out_pos = 0;
             if self.partial {
                 self.partial = workload.more(&mut self.state, &mut self.out);
+                self.in_flight.grew(self.stream_end());
             }
         }
         if self.out_pos < self.out.len() {
@@ -335,42 +327,6 @@ impl<S> Slot<S> {
         self.write_shut = true;
     }
 
-    /// Ends the current wait if it has lasted past the timeout; true when
-    /// it did (the connection is gone).
-    pub(crate) fn check_timeout<W: Workload<State = S>>(
-        &mut self,
-        workload: &W,
-        rules: &Rules,
-        books: &mut Books,
-        now: Instant,
-    ) -> bool {
-        if self.deadline.is_none_or(|deadline| now < deadline) {
-            return false;
-        }
-        let failure = Failure::Timeout {
-            after: rules.timeout,
-            written: self.written,
-        };
-        let what = match self.phase {
-            Phase::Connecting => {
-                workload.failed(self.conn, &mut self.state, failure);
-                let error = io::ErrorKind::TimedOut.into();
-                self.connect_lost(workload, error, books, now);
-                return true;
-            }
-            Phase::Open => "a response",
-            Phase::Finishing => "the server to close the connection after its response",
-            Phase::Idle | Phase::Done => return false,
-        };
-        books.totals.counts.timeouts += 1;
-        books
-            .totals
-            .error(|| format!("waited more than {} for {what}", seconds(rules.timeout)));
-        workload.failed(self.conn, &mut self.state, failure);
-        self.close(workload, books, false);
-        true
-    }
-
     /// Counts a fault and drops the connection.
     fn fault<W: Workload<State = S>>(&mut self, workload: &W, fault: Fault, books: &mut Books) {
         books.totals.counts.protocol_errors += 1;
@@ -385,11 +341,12 @@ impl<S> Slot<S> {
 
     /// Drops the connection and whatever it had in flight.
     fn close<W: Workload<State = S>>(&mut self, workload: &W, books: &mut Books, clean: bool) {
-        for pending in self.in_flight.drain(..) {
+        for pending in self.in_flight.drain() {
             books.settle(pending.counted);
         }
         self.out.clear();
         self.out_pos = 0;
+        self.written = 0;
         self.partial = false;
         self.deadline = None;
         workload.reset(&mut self.state, clean);

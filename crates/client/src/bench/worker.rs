@@ -7,6 +7,10 @@
 //! timeouts, counting) is the [`Slot`]'s; what a request is belongs to the
 //! [`Workload`].
 //!
+//! When the run stops, no request starts any more and the loop waits a
+//! little for the responses still in flight; what is still owed then is
+//! counted as unanswered.
+//!
 //! In the steady state nothing is allocated per request: write buffers,
 //! the in-flight queues, the decoder and the read buffer are reused, and
 //! the latency histogram has a fixed size.
@@ -36,6 +40,9 @@ const ALARM: Token = Token(usize::MAX);
 const SWEEP: Duration = Duration::from_millis(50);
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
+/// How long the end of a run waits for the responses still in flight
+/// (or the timeout, if shorter); those that do not come are unanswered.
+const DRAIN: Duration = Duration::from_secs(1);
 
 /// What one thread does, decided by its caller.
 #[derive(Debug, Clone)]
@@ -111,13 +118,27 @@ impl<W: Workload> Worker<W> {
             self.pump(i, now);
         }
         let mut next_sweep = now + SWEEP;
+        let mut drain_until = None;
         loop {
             let now = Instant::now();
             if self.stop.load(Ordering::Relaxed) {
                 self.books.stop();
             }
             if self.books.finished(&self.rules, self.slots.len(), now) {
-                break;
+                // No request starts from now on; the ones out may still
+                // be answered, for a while.
+                self.books.stop();
+                // The echo client's one exchange per slot has nothing to
+                // wait for: it reports each connection as it ends.
+                let drain = if self.rules.single {
+                    Duration::ZERO
+                } else {
+                    self.rules.timeout.min(DRAIN)
+                };
+                let until = *drain_until.get_or_insert(now + drain);
+                if now >= until || !self.slots.iter().any(Slot::awaiting) {
+                    break;
+                }
             }
             while let Some(i) = self.timers.pop_due(now) {
                 self.pump(i, now);
@@ -135,8 +156,11 @@ impl<W: Workload> Worker<W> {
                     alarm.arm(at, now)?;
                 }
             }
-            if let Some(end) = self.rules.end {
+            if let Some(end) = self.rules.end.filter(|&end| end > now) {
                 wake = wake.min(end);
+            }
+            if let Some(until) = drain_until {
+                wake = wake.min(until);
             }
             match self
                 .poll
@@ -160,6 +184,8 @@ impl<W: Workload> Worker<W> {
                 }
             }
         }
+        let unanswered: u64 = self.slots.iter().map(Slot::unanswered).sum();
+        self.books.totals.counts.unanswered += unanswered;
         self.live.publish(&self.books.totals.counts);
         Ok(self.books.totals)
     }

@@ -307,15 +307,61 @@ fn an_open_loop_slot_that_fell_behind_catches_up_within_its_window() {
     let late = t0 + 100 * MS;
     f.open(late);
     assert_eq!(f.in_flight(), 2);
-    let intended: Vec<_> = f.slot.in_flight.iter().map(|p| p.intended).collect();
+    let intended: Vec<_> = f.slot.in_flight.queue.iter().map(|p| p.intended).collect();
     assert_eq!(intended, vec![t0, t0 + 10 * MS]);
     f.echo(SIZE, late + MS);
     f.pump(late + MS);
     assert_eq!(f.in_flight(), 2);
-    assert_eq!(f.slot.in_flight[1].intended, t0 + 20 * MS);
+    assert_eq!(f.slot.in_flight.queue[1].intended, t0 + 20 * MS);
     // The answered request's latency counts from when it was due (101 ms
     // before), not from when it went out (1 ms before); the histogram
     // keeps 3 significant digits.
     let recorded = f.books.totals.latency.max() as f64 / 1e6;
     assert!((100.0..102.0).contains(&recorded), "{recorded} ms");
+}
+
+#[test]
+fn at_the_end_only_requests_written_whole_are_unanswered() {
+    let (mut f, t0) = Fixture::with(|r| r.depth = 3);
+    assert_eq!(f.pump(t0), Next::Connect);
+    f.pump(t0);
+    // Queued for a connection not made yet: never sent.
+    assert_eq!(f.in_flight(), 3);
+    assert!(!f.slot.awaiting());
+    assert_eq!(f.slot.unanswered(), 0);
+    f.slot.connected(&f.rules, &mut f.books, t0);
+    let Send::Bytes(bytes) = f.slot.poll_send(&f.workload) else {
+        panic!("nothing to send");
+    };
+    assert_eq!(bytes.len(), 3 * SIZE);
+    let part = bytes[..SIZE + 5].to_vec();
+    f.wire.extend_from_slice(&part);
+    f.slot.sent(part.len(), &f.rules, &mut f.books, t0);
+    assert!(f.slot.awaiting());
+    assert_eq!(f.slot.unanswered(), 1, "one whole, one half written");
+    f.flush(t0);
+    assert_eq!(f.slot.unanswered(), 3);
+    f.echo(SIZE, t0 + MS);
+    assert_eq!(f.slot.unanswered(), 2);
+}
+
+#[test]
+fn a_request_generated_in_pieces_is_sent_once_its_last_piece_is() {
+    let t0 = Instant::now();
+    let rules = rules(t0);
+    let workload = EchoWorkload::new(200_000);
+    let mut books = Books::new();
+    let mut slot = Slot::new(&workload, 0, Schedule::Closed, &rules, t0);
+    assert_eq!(slot.pump(&workload, &rules, &mut books, t0), Next::Connect);
+    slot.connected(&rules, &mut books, t0);
+    slot.pump(&workload, &rules, &mut books, t0);
+    let mut written = 0;
+    while let Send::Bytes(bytes) = slot.poll_send(&workload) {
+        let n = bytes.len();
+        assert_eq!(slot.unanswered(), 0, "{written} bytes written");
+        slot.sent(n, &rules, &mut books, t0);
+        written += n;
+    }
+    assert_eq!(written, 200_000);
+    assert_eq!(slot.unanswered(), 1);
 }
