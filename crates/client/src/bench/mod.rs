@@ -20,6 +20,7 @@ pub(crate) mod books;
 mod config;
 mod counters;
 pub(crate) mod echo;
+mod link;
 mod report;
 mod schedule;
 mod slot;
@@ -155,6 +156,7 @@ pub fn run(
             rules,
             pace,
             start,
+            tls: config.tls.clone(),
         };
         first_conn += conns;
         let (workload, thread_stop, live, tx) = (
@@ -266,6 +268,7 @@ pub fn run(
         one_shot,
         rate: config.rate,
         warmup: config.warmup,
+        tls: config.tls.is_some(),
     };
     Ok(Report::new(
         settings,

@@ -75,6 +75,8 @@ pub struct Report {
     pub keep_alive: bool,
     /// Each request had a connection of its own.
     pub one_connection_per_request: bool,
+    /// Every connection spoke TLS.
+    pub tls: bool,
     /// Open-loop rate asked for, requests per second; `None` is closed loop.
     pub rate: Option<f64>,
     /// Seconds of warm-up, not counted.
@@ -87,6 +89,11 @@ pub struct Report {
     pub counts: Counts,
     /// `requests / elapsed_secs`.
     pub requests_per_sec: f64,
+    /// `handshakes / elapsed_secs`: TLS handshakes completed in the
+    /// measured period.
+    pub handshakes_per_sec: f64,
+    /// `resumed / handshakes` (0 without handshakes).
+    pub resumption_rate: f64,
     /// `bytes_sent / elapsed_secs`.
     pub bytes_sent_per_sec: f64,
     /// `bytes_received / elapsed_secs`.
@@ -117,6 +124,7 @@ pub(crate) struct Settings {
     pub(crate) one_shot: bool,
     pub(crate) rate: Option<f64>,
     pub(crate) warmup: Duration,
+    pub(crate) tls: bool,
 }
 
 impl Report {
@@ -147,11 +155,18 @@ impl Report {
             batch: settings.batch,
             keep_alive: settings.keep_alive,
             one_connection_per_request: settings.one_shot,
+            tls: settings.tls,
             rate: settings.rate,
             warmup_secs: settings.warmup.as_secs_f64(),
             elapsed_secs: secs,
             counts,
             requests_per_sec: per_sec(counts.requests),
+            handshakes_per_sec: per_sec(counts.handshakes),
+            resumption_rate: if counts.handshakes > 0 {
+                counts.resumed as f64 / counts.handshakes as f64
+            } else {
+                0.0
+            },
             bytes_sent_per_sec: per_sec(counts.bytes_sent),
             bytes_received_per_sec: per_sec(counts.bytes_received),
             latency_us: Latency::from_histogram(&latency),
@@ -203,10 +218,11 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "{} ({}) against {}: {} connections, {} thread{}, {mode}, {pace}",
+            "{} ({}) against {}{}: {} connections, {} thread{}, {mode}, {pace}",
             self.target,
             self.request,
             self.addr,
+            if self.tls { " over TLS" } else { "" },
             self.conns,
             self.threads,
             if self.threads == 1 { "" } else { "s" },
@@ -224,6 +240,16 @@ impl fmt::Display for Report {
             "  requests     {:>12}  {:>12.1} /s",
             self.counts.requests, self.requests_per_sec
         )?;
+        if self.tls {
+            writeln!(
+                f,
+                "  handshakes   {:>12}  {:>12.1} /s  {} resumed ({:.1}%)",
+                self.counts.handshakes,
+                self.handshakes_per_sec,
+                self.counts.resumed,
+                self.resumption_rate * 100.0
+            )?;
+        }
         writeln!(
             f,
             "  sent         {:>12}  {:>12} /s",
