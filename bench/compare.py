@@ -33,8 +33,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOCKMUX = os.path.join(ROOT, "target/release/sockmux")
-COMPETITOR = os.path.join(ROOT, "target/release/competitor")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+SOCKMUX = os.path.join(TARGET, "release/sockmux")
+COMPETITOR = os.path.join(TARGET, "release/competitor")
 SEED = os.path.normpath(os.path.join(ROOT, "..", "shared", "seed", "python"))
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -144,10 +145,23 @@ def bench_cmd(port, load, duration, warmup):
             "--duration", str(duration), "--warmup", str(warmup), "--json"]
 
 
-def run_cell(cmd, load, args, cpus="0"):
+def flood_cmd(port, flood, seconds):
+    """A load that runs beside the measured one (the fairness cells): on the
+    load generator's core at the lowest priority, so that it takes the
+    server's attention and not the measured client's CPU."""
+    return ["taskset", "-c", "1", "nice", "-n", "19", SOCKMUX, "-q", "bench", *flood[:1], "127.0.0.1",
+            str(port), *flood[1:], "--duration", f"{seconds:g}", "--json"]
+
+
+def run_cell(cmd, load, args, cpus="0", flood=None):
     """One run: returns dict with cpu_us, rps, p50, p99, noisy."""
     server = Server(cmd, cpus)
+    flooder = None
     try:
+        if flood:
+            flooder = subprocess.Popen(flood_cmd(server.port, flood, args.warmup + args.duration + 2),
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         bench = subprocess.Popen(bench_cmd(server.port, load, args.duration, args.warmup),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # Sample inside the measured window, with a margin at each end.
@@ -165,6 +179,9 @@ def run_cell(cmd, load, args, cpus="0"):
         out, err = bench.communicate(timeout=args.duration + args.warmup + 60)
         alive = server.alive()
     finally:
+        if flooder:
+            flooder.kill()
+            flooder.wait()
         server.stop()
     report = json.loads(out.strip().splitlines()[-1]) if out.strip() else None
     if report is None or not alive:
@@ -184,12 +201,13 @@ def run_cell(cmd, load, args, cpus="0"):
     }
 
 
-def measure(cmd, load, args, cpus="0"):
+def measure(cmd, load, args, cpus="0", flood=None):
     runs = []
     for _ in range(args.runs):
         for attempt in range(3):
-            r = run_cell(cmd, load, args, cpus)
-            if r["foreign"] <= 0.10 or attempt == 2:
+            r = run_cell(cmd, load, args, cpus, flood)
+            # A flooder is foreign load by design.
+            if flood or r["foreign"] <= 0.10 or attempt == 2:
                 r["noisy"] = r["foreign"] > 0.10
                 runs.append(r)
                 break
@@ -292,14 +310,18 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip callgrind, strace and idle memory")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--only", default="", help="run only the cells whose 'group / label' matches this regex")
+    ap.add_argument("--fair-rate", type=int, default=10000,
+                    help="requests/s of the ordinary clients in the fairness cells")
+    ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     args = ap.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "-p", "sockmux", "-p", "sockmux-competitor"],
-                   cwd=ROOT, check=True)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "-p", "sockmux", "-p", "sockmux-competitor"],
+                       cwd=ROOT, check=True)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
     cells = []  # (group, label, {server: runs}, load)
-    def cell(group, label, kind, load, names, workers=1, cpus="0", accept="reuseport"):
+    def cell(group, label, kind, load, names, workers=1, cpus="0", accept="reuseport", flood=None):
         if args.only and not re.search(args.only, f"{group} / {label}"):
             return
         table = {}
@@ -307,7 +329,7 @@ def main():
             if name not in names:
                 continue
             print(f"{group} / {label} / {name}", file=sys.stderr)
-            table[name] = measure(cmd, load, args, cpus)
+            table[name] = measure(cmd, load, args, cpus, flood)
         cells.append((group, label, table, load))
 
     for size in (64, 4096):
@@ -331,6 +353,14 @@ def main():
              accept=accept)
         cell("accept", f"echo 64 B, 500 conns, --workers 2 --accept {accept} (server unpinned)", "echo",
              ["echo", "--conns", "500", "--size", "64"], ("sockmux",), workers=2, cpus="0,1", accept=accept)
+
+    # Fairness (issue 10): ordinary open-loop clients alone, then beside one
+    # connection that pipelines without pause; the p99 ratio is the figure.
+    ordinary = ["app", "--conns", "50", "--keep-alive", "--rate", str(args.fair_rate)]
+    flood = ["app", "--conns", "1", "--keep-alive", "--depth", "4096"]
+    for beside, extra in (("alone", None), ("beside one connection pipelining 4096 deep", flood)):
+        cell("fairness", f"search, 50 keep-alive clients at {args.fair_rate} req/s, {beside}", "app",
+             ordinary, ("sockmux", "tokio"), flood=extra)
 
     extras = {}
     if not args.quick:
@@ -379,6 +409,17 @@ def write_report(args, started, cells, extras):
                 f"| {fmt([r['p50'] for r in runs], 0)} | {fmt([r['p99'] for r in runs], 0)} "
                 f"| {statistics.median([r['server_util'] for r in runs]) * 100:.0f}% |"
             )
+    fairness = [table for group, _, table, _ in cells if group == "fairness"]
+    if len(fairness) == 2:
+        alone, flooded = fairness
+        lines += ["", "## Fairness: the ordinary clients' p99 beside a flooder", "",
+                  "| server | p99 alone µs | p99 beside the flooder µs | ratio (goal ≤ 2) |", "|---|---|---|---|"]
+        for name in alone:
+            a = statistics.median(r["p99"] for r in alone[name])
+            f = statistics.median(r["p99"] for r in flooded.get(name, []) or [{"p99": float("nan")}])
+            lines.append(f"| {name} | {a:.0f} | {f:.0f} | {f / a:.2f} |")
+        lines += ["", "The flooder is `bench app --conns 1 --keep-alive --depth 4096` on the load generator's core",
+                  "under `nice -n 19`, started 0.5 s before the measured clients; medians of the runs above.", ""]
     if extras:
         lines += ["", "## Echo 64 B, 50 connections: instructions and syscalls", ""]
         lines += ["| server | user-space instructions/msg (callgrind) | recv-family/msg | send-family/msg "

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sockmux_proto::TableSwitch;
 
+use crate::signals::OnHangup;
 use crate::table_file::{self, Stamp};
 
 /// Reads the table file again and swaps it in.
@@ -101,9 +102,9 @@ impl Reloader {
     }
 }
 
-/// Reloads on every SIGHUP (signals arriving during a reload make one
-/// more), and, with `watch`, when the file changes.
-pub fn start(reloader: Arc<Reloader>, watch: Option<Duration>) -> anyhow::Result<()> {
+/// Watches the file when `watch` is set (reloading when it changes), and
+/// gives the SIGHUP action that reloads it.
+pub fn start(reloader: Arc<Reloader>, watch: Option<Duration>) -> anyhow::Result<OnHangup> {
     if let Some(every) = watch {
         let watcher = Arc::clone(&reloader);
         thread::Builder::new()
@@ -111,9 +112,9 @@ pub fn start(reloader: Arc<Reloader>, watch: Option<Duration>) -> anyhow::Result
             .spawn(move || watch_file(&watcher, every))
             .context("cannot start the table watcher")?;
     }
-    crate::signals::on_hangup(move || {
+    Ok(Box::new(move || {
         reloader.reload("SIGHUP");
-    })
+    }))
 }
 
 /// Looks at the file every `every`; reloads once a change has held still

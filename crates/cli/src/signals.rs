@@ -70,15 +70,25 @@ pub fn install(on_first: OnFirst) -> anyhow::Result<Caught> {
     Ok(caught)
 }
 
-/// Calls `on_hangup` for each SIGHUP, on a thread of its own; SIGHUPs that
-/// arrive while it runs make one more call, not one each.
-pub fn on_hangup(mut on_hangup: impl FnMut() + Send + 'static) -> anyhow::Result<()> {
+/// One thing SIGHUP does (read a table again, reload certificates).
+pub type OnHangup = Box<dyn FnMut() + Send>;
+
+/// Runs every action for each SIGHUP, on a thread of its own; SIGHUPs that
+/// arrive while they run make one more round, not one each. With no
+/// action, SIGHUP logs that there is nothing to reload (and does not end
+/// the process, as it would by default).
+pub fn on_hangup(mut actions: Vec<OnHangup>) -> anyhow::Result<()> {
     let mut signals = Signals::new([SIGHUP]).context("cannot install the SIGHUP handler")?;
     std::thread::Builder::new()
         .name("sockmux-hangup".into())
         .spawn(move || {
             for _ in signals.forever() {
-                on_hangup();
+                if actions.is_empty() {
+                    tracing::warn!("SIGHUP: nothing to reload (no --table file, no --tls-cert)");
+                }
+                for action in &mut actions {
+                    action();
+                }
             }
         })
         .context("cannot start the SIGHUP thread")?;

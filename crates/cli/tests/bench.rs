@@ -139,6 +139,32 @@ fn app_against_the_reference_server() {
 }
 
 #[test]
+fn keep_alive_against_the_reference_server_reconnects_instead_of_failing() {
+    let Some(seed) = Seed::find() else { return };
+    let server = seed.start("app-server.py");
+    let port = server.port().to_string();
+    // The reference server ignores keep-alive and closes after each
+    // answer (PROTOCOL.md section 4): every answer is still verified, and
+    // each close is counted as such, not as an error.
+    for depth in ["1", "4"] {
+        let report = clean_run(&[
+            "app",
+            "127.0.0.1",
+            &port,
+            "--duration",
+            "2",
+            "--conns",
+            "5",
+            "--keep-alive",
+            "--depth",
+            depth,
+        ]);
+        let closed = report["closed_after_response"].as_u64().unwrap_or(0);
+        assert!(closed > 0, "depth {depth}: {report}");
+    }
+}
+
+#[test]
 fn a_corrupted_byte_is_a_mismatch_and_fails_the_run() {
     let server = CorruptingEcho::start(1000);
     let port = server.port().to_string();

@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use sockmux_test_support::app::{ask, result, search};
@@ -69,14 +69,6 @@ impl Drop for Dir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn send(server: &Server, signal: &str) {
-    let status = Command::new("kill")
-        .args(["-s", signal, &server.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill -s {signal}");
 }
 
 /// `sockmux bench app` against `server` for `secs`, right if every answer
@@ -173,7 +165,7 @@ fn sighup_swaps_tables_under_load_with_every_answer_from_one_table() {
     std::thread::sleep(Duration::from_millis(800));
 
     dir.replace(&live, &text_b);
-    send(&server, "HUP");
+    server.signal("HUP");
     assert!(server.wait_for_log(&format!(
         "reloaded the table (SIGHUP): {} entries from {live_arg}",
         KEYS + 1
@@ -183,7 +175,7 @@ fn sighup_swaps_tables_under_load_with_every_answer_from_one_table() {
     std::thread::sleep(Duration::from_millis(500));
 
     dir.replace(&live, "{\"key-00001\": \"fine\", \"key-00002\": 2}");
-    send(&server, "HUP");
+    server.signal("HUP");
     assert!(server.wait_for_log("table reload failed (SIGHUP), still answering from the previous 2001 entries: bad table file"));
     assert_eq!(
         server.log_lines("an answer that is not a string at line 1 column 36"),
@@ -194,7 +186,7 @@ fn sighup_swaps_tables_under_load_with_every_answer_from_one_table() {
     std::thread::sleep(Duration::from_millis(500));
 
     dir.replace(&live, &text_a);
-    send(&server, "HUP");
+    server.signal("HUP");
     assert!(server.wait_for_log(&format!(
         "reloaded the table (SIGHUP): {KEYS} entries from {live_arg} in"
     )));
@@ -252,7 +244,7 @@ fn table_watch_reloads_a_changed_file_and_reports_a_bad_one_once() {
 #[test]
 fn sighup_without_a_table_file_is_logged_and_changes_nothing() {
     let mut server = SOCKMUX.start(&["app-server"]);
-    send(&server, "HUP");
+    server.signal("HUP");
     assert!(server.wait_for_log("SIGHUP: nothing to reload"));
     sockmux_test_support::app::assert_still_answers(&server);
     assert_eq!(server.terminate().code(), Some(143));

@@ -67,7 +67,8 @@ pub struct ServerConfig {
     /// Reads of `read_chunk` bytes one connection gets per loop turn
     /// before the others have theirs (fairness: a client pipelining
     /// without pause cannot starve its worker's other connections).
-    /// Default: 4.
+    /// Default: 1 (a busy peer then adds at most one 64 KiB read of work
+    /// to everyone else's wait per turn).
     pub read_budget: usize,
 }
 
@@ -97,7 +98,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             backlog: 1024,
             accept_batch: 64,
-            read_budget: 4,
+            read_budget: 1,
         }
     }
 }

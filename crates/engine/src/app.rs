@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sockmux_proto::{
-    error_response, Frame, Limits, Pending, SearchService, Stop, StreamDecoder, STREAM_ABOVE,
+    error_response, Frame, Limits, Pending, SearchService, Stop, StreamDecoder, ANSWER_ROOM,
+    STREAM_ABOVE,
 };
 
 use crate::{Handled, Handler, Output, PolicyError, Response, Service, Session, Step};
@@ -19,9 +20,6 @@ const IDLE_KEEP: usize = 4 * 1024;
 /// chunk's worth. A large request's buffer is freed as soon as it is
 /// answered, so a peer holds its request or its answer, never both for long.
 const BUSY_KEEP: usize = 64 * 1024;
-/// Room an answer may need beyond its request's length (its header, the
-/// result's fixed text).
-const ANSWER_ROOM: usize = 512;
 
 /// Makes [`AppSession`]s that share one handler.
 ///

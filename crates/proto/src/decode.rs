@@ -154,11 +154,12 @@ impl Decoder {
     }
 }
 
-/// Extra room a large message's buffer gets: enough that, once freed, it
-/// can hold the answer that quotes the message back (the answer's header
-/// is a little longer than the request's), so the allocator reuses it
-/// instead of taking fresh memory for every answer.
-const ANSWER_ROOM: usize = 512;
+/// Room an answer may need beyond its request's length (its header is a
+/// little longer than the request's, plus the result's fixed text). A
+/// large message's buffer gets it, so that once freed it can hold the
+/// answer and the allocator reuses it; sessions reserve it in their
+/// output before answering.
+pub const ANSWER_ROOM: usize = 512;
 
 /// Where a [`StreamDecoder::feed_within`] callback stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

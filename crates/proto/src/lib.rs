@@ -59,7 +59,7 @@ pub mod service;
 mod streamed;
 mod table;
 
-pub use decode::{Decoder, Frame, Stop, StreamDecoder};
+pub use decode::{Decoder, Frame, Stop, StreamDecoder, ANSWER_ROOM};
 pub use error::ProtoError;
 pub use header::{ByteOrder, Header, CONTENT_TYPE_JSON};
 pub use limits::Limits;

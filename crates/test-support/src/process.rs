@@ -141,6 +141,12 @@ impl Server {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
+    /// Sends signal `sig` (`HUP`, `INT`, ...) to the running process.
+    pub fn signal(&self, sig: &str) {
+        let child = self.child.as_ref().expect("running");
+        assert!(signal(child, sig), "kill -{sig} {}", child.id());
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let child = self.child.as_mut().expect("running");

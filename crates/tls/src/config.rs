@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
 use rustls::{ServerConfig, ServerConnection};
 use sockmux_engine::Layers;
@@ -107,10 +108,12 @@ impl TlsSettings {
     }
 }
 
-/// Gives every connection a [`TlsLayer`] over one shared configuration.
+/// Gives every connection a [`TlsLayer`] over one shared configuration,
+/// which [`TlsLayers::reload`] replaces for the connections that come
+/// after (clones share it).
 #[derive(Debug, Clone)]
 pub struct TlsLayers {
-    config: Arc<ServerConfig>,
+    config: Arc<ArcSwap<ServerConfig>>,
     max_output: usize,
 }
 
@@ -123,7 +126,7 @@ impl TlsLayers {
     pub fn new(config: Arc<ServerConfig>) -> Result<Self, TlsError> {
         ServerConnection::new(Arc::clone(&config))?;
         Ok(Self {
-            config,
+            config: Arc::new(ArcSwap::new(config)),
             max_output: Self::DEFAULT_MAX_OUTPUT,
         })
     }
@@ -143,9 +146,20 @@ impl TlsLayers {
         }
     }
 
-    /// The shared rustls configuration.
-    pub fn config(&self) -> &Arc<ServerConfig> {
-        &self.config
+    /// Reads `settings`' files again and serves the connections that come
+    /// next with them; connections already open go on with theirs. The
+    /// ticket keys and the session cache carry over, so clients resume
+    /// across a reload (as with nginx's and HAProxy's reloads). On any
+    /// error the configuration in use stays.
+    pub fn reload(&self, settings: &TlsSettings) -> Result<(), TlsError> {
+        let old = self.config.load();
+        let mut config = Arc::unwrap_or_clone(settings.server_config()?);
+        config.ticketer = Arc::clone(&old.ticketer);
+        config.session_storage = Arc::clone(&old.session_storage);
+        let config = Arc::new(config);
+        ServerConnection::new(Arc::clone(&config))?;
+        self.config.store(config);
+        Ok(())
     }
 }
 
@@ -153,9 +167,9 @@ impl Layers for TlsLayers {
     type Layer = TlsLayer;
 
     fn layer(&self, peer: SocketAddr) -> TlsLayer {
-        let conn = ServerConnection::new(Arc::clone(&self.config))
-            // It fails only for a configuration `new` already tried.
-            .expect("TlsLayers::new made a connection with this configuration");
+        let conn = ServerConnection::new(self.config.load_full())
+            // It fails only for a configuration `new` or `reload` tried.
+            .expect("TlsLayers made a connection with this configuration");
         TlsLayer::new(conn, peer, self.max_output)
     }
 }

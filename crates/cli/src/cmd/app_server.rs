@@ -13,7 +13,7 @@ use super::server::{self, ServerArgs};
 use crate::exit::Exit;
 use crate::parse::{self, Secs};
 use crate::reload::{self, Reloader};
-use crate::{signals, table_file};
+use crate::table_file;
 
 /// Default for `--max-table-bytes`: a million-entry table is about 80 MB.
 const DEFAULT_MAX_TABLE: usize = 256 * 1024 * 1024;
@@ -66,13 +66,9 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
         max_header: args.max_header,
         max_content: args.max_content,
     };
+    let mut hangup = Vec::new();
     let (service, reloader) = match &args.table {
-        None => {
-            signals::on_hangup(|| {
-                tracing::warn!("SIGHUP: nothing to reload, the built-in table has no --table file");
-            })?;
-            (SearchService::new(Table::builtin()), None)
-        }
+        None => (SearchService::new(Table::builtin()), None),
         Some(path) => {
             // Taken before reading: a change made meanwhile is seen by the watcher.
             let stamp = table_file::stamp(path);
@@ -91,7 +87,10 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
                 service.switch(),
                 stamp,
             ));
-            reload::start(Arc::clone(&reloader), args.table_watch.map(|s| s.0))?;
+            hangup.push(reload::start(
+                Arc::clone(&reloader),
+                args.table_watch.map(|s| s.0),
+            )?);
             (service, Some(reloader))
         }
     };
@@ -101,7 +100,7 @@ pub fn run(args: AppServerArgs) -> anyhow::Result<Exit> {
     });
     let metrics = vec![table_metrics(service.switch(), reloader)];
     let service = AppService::new(service, config.limits);
-    server::run_with(&args.server, config, service, metrics)
+    server::run_with(&args.server, config, service, metrics, hangup)
 }
 
 /// The table's metrics: the entries of the table answering now and, with a

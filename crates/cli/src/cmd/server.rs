@@ -24,7 +24,7 @@ use crate::exit::Exit;
 use crate::host::{self, Host, HostOrPort};
 use crate::logging;
 use crate::parse::{self, Secs};
-use crate::signals::{self, OnFirst};
+use crate::signals::{self, OnFirst, OnHangup};
 
 /// The "Exit status" of a server's `--help`.
 pub fn exit_help() -> String {
@@ -198,43 +198,130 @@ pub fn run<V: Service>(
     config: ServerConfig,
     service: V,
 ) -> anyhow::Result<Exit> {
-    run_with(args, config, service, Vec::new())
+    run_with(args, config, service, Vec::new(), Vec::new())
 }
 
-/// [`run`], with metric `sources` of the command's own (the table's size).
+/// [`run`], with metric `sources` of the command's own (the table's size)
+/// and what SIGHUP does for it (`hangup`: read the table again); SIGHUP
+/// also reloads the TLS certificate and key.
 pub fn run_with<V: Service>(
     args: &ServerArgs,
     config: ServerConfig,
     service: V,
     sources: Vec<Source>,
+    mut hangup: Vec<OnHangup>,
 ) -> anyhow::Result<Exit> {
     // The PROXY header, when expected, precedes the TLS handshake, and the
     // allow-list then checks the client it names (ProxyLayers does).
     let tls = args.tls_layers(&config)?;
+    if let Some((layers, settings)) = &tls {
+        hangup.push(reload_tls(layers.clone(), settings.clone()));
+    }
+    signals::on_hangup(hangup)?;
+    let tls = tls.map(|(layers, _)| layers);
+    let job = Job {
+        args,
+        config,
+        service,
+        sources,
+    };
     match (args.proxy_layers(), tls) {
-        (Some(proxy), None) => serve(args, config, service, proxy, sources),
-        (Some(lower), Some(upper)) => {
-            serve(args, config, service, Stacked { lower, upper }, sources)
-        }
-        (None, None) => serve_allowed(args, config, service, Plain, sources),
-        (None, Some(tls)) => serve_allowed(args, config, service, tls, sources),
+        (Some(proxy), None) => job.serve(proxy),
+        (Some(lower), Some(upper)) => job.serve(Stacked { lower, upper }),
+        (None, None) => job.serve_allowed(Plain),
+        (None, Some(tls)) => job.serve_allowed(tls),
     }
 }
 
-/// [`serve`] with `layers`, checking `--allow` against the socket's peer.
-fn serve_allowed<V: Service, T: Layers>(
-    args: &ServerArgs,
+/// What a server command serves, before its transport layers are chosen.
+struct Job<'a, V> {
+    args: &'a ServerArgs,
     config: ServerConfig,
     service: V,
-    layers: T,
     sources: Vec<Source>,
-) -> anyhow::Result<Exit> {
-    match &args.allow {
-        None => serve(args, config, service, layers, sources),
-        Some(allow) => {
-            let allow = allow.clone();
-            serve(args, config, service, Allow { layers, allow }, sources)
+}
+
+impl<V: Service> Job<'_, V> {
+    /// [`Job::serve`] with `layers`, checking `--allow` against the
+    /// socket's peer.
+    fn serve_allowed<T: Layers>(self, layers: T) -> anyhow::Result<Exit> {
+        match self.args.allow.clone() {
+            None => self.serve(layers),
+            Some(allow) => self.serve(Allow { layers, allow }),
         }
+    }
+
+    /// Binds or takes over with `layers`, then [`run`]'s contract.
+    fn serve<T: Layers>(self, layers: T) -> anyhow::Result<Exit> {
+        let Job {
+            args,
+            config,
+            service,
+            sources,
+        } = self;
+        let (listeners, takeover) = sockets(args)?;
+        let server = match listeners {
+            Some(listeners) => Server::with_listeners(listeners, config, service, layers)?,
+            None => Server::bind_with_layers(config, service, layers)?,
+        };
+        let shutdown = Shutdown::new();
+        let on_signal = shutdown.clone();
+        let caught = signals::install(OnFirst::Stop(Box::new(move || on_signal.trigger())))?;
+        let handed_over = Arc::new(AtomicBool::new(false));
+        if let Some(path) = &args.control {
+            let control = ControlSocket::bind(path, takeover.is_some())?;
+            let flag = Arc::clone(&handed_over);
+            control.serve(server.listeners()?, shutdown.clone(), move || {
+                flag.store(true, Ordering::SeqCst);
+            })?;
+        }
+
+        // The first line on stdout is the contract scripts and tests rely on:
+        // by the time it is printed, everything that can fail at start-up has.
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {}", server.local_addr())?;
+        if let Some(addr) = args.metrics {
+            let metrics = server.metrics();
+            metrics.add_source(Box::new(|out| {
+                metric(
+                    out,
+                    "sockmux_log_lines_dropped_total",
+                    "counter",
+                    "Log lines dropped because stderr was closed, full or slow.",
+                    &[("", logging::dropped())],
+                );
+            }));
+            for source in sources {
+                metrics.add_source(source);
+            }
+            let endpoint = MetricsServer::bind(addr, metrics)
+                .with_context(|| format!("cannot serve metrics on {addr}"))?;
+            writeln!(stdout, "metrics on {}", endpoint.local_addr()?)?;
+            endpoint.serve()?;
+        }
+        stdout.flush()?;
+        drop(stdout);
+        if let Some(takeover) = takeover {
+            // Serving is certain now: the old server may stop accepting.
+            takeover
+                .ready()
+                .context("telling the old server to drain")?;
+        }
+
+        let stats = server.run(shutdown)?;
+        tracing::info!(
+        "shut down: {} connections ({} refused), {} requests, {} errors, {} bytes in, {} bytes out",
+        stats.connections,
+        stats.refused,
+        stats.requests,
+        stats.errors,
+        stats.bytes_in,
+        stats.bytes_out
+    );
+        if handed_over.load(Ordering::SeqCst) {
+            return Ok(Exit::Success);
+        }
+        Ok(caught.exit().unwrap_or(Exit::Success))
     }
 }
 
@@ -257,9 +344,13 @@ impl ServerArgs {
         Some(layers)
     }
 
-    /// `--tls-cert`'s layers, if it is set: the files are read and checked
-    /// here, before anything is bound.
-    fn tls_layers(&self, config: &ServerConfig) -> anyhow::Result<Option<TlsLayers>> {
+    /// `--tls-cert`'s layers and the settings they were made from, if it
+    /// is set: the files are read and checked here, before anything is
+    /// bound.
+    fn tls_layers(
+        &self,
+        config: &ServerConfig,
+    ) -> anyhow::Result<Option<(TlsLayers, TlsSettings)>> {
         let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
             return Ok(None);
         };
@@ -271,80 +362,21 @@ impl ServerArgs {
         let cap = config
             .max_output
             .clamp(16 * 1024, TlsLayers::DEFAULT_MAX_OUTPUT);
-        Ok(Some(layers.with_max_output(cap)))
+        Ok(Some((layers.with_max_output(cap), settings)))
     }
 }
 
-fn serve<V: Service, T: Layers>(
-    args: &ServerArgs,
-    config: ServerConfig,
-    service: V,
-    layers: T,
-    sources: Vec<Source>,
-) -> anyhow::Result<Exit> {
-    let (listeners, takeover) = sockets(args)?;
-    let server = match listeners {
-        Some(listeners) => Server::with_listeners(listeners, config, service, layers)?,
-        None => Server::bind_with_layers(config, service, layers)?,
-    };
-    let shutdown = Shutdown::new();
-    let on_signal = shutdown.clone();
-    let caught = signals::install(OnFirst::Stop(Box::new(move || on_signal.trigger())))?;
-    let handed_over = Arc::new(AtomicBool::new(false));
-    if let Some(path) = &args.control {
-        let control = ControlSocket::bind(path, takeover.is_some())?;
-        let flag = Arc::clone(&handed_over);
-        control.serve(server.listeners()?, shutdown.clone(), move || {
-            flag.store(true, Ordering::SeqCst);
-        })?;
-    }
-
-    // The first line on stdout is the contract scripts and tests rely on:
-    // by the time it is printed, everything that can fail at start-up has.
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {}", server.local_addr())?;
-    if let Some(addr) = args.metrics {
-        let metrics = server.metrics();
-        metrics.add_source(Box::new(|out| {
-            metric(
-                out,
-                "sockmux_log_lines_dropped_total",
-                "counter",
-                "Log lines dropped because stderr was closed, full or slow.",
-                &[("", logging::dropped())],
-            );
-        }));
-        for source in sources {
-            metrics.add_source(source);
-        }
-        let endpoint = MetricsServer::bind(addr, metrics)
-            .with_context(|| format!("cannot serve metrics on {addr}"))?;
-        writeln!(stdout, "metrics on {}", endpoint.local_addr()?)?;
-        endpoint.serve()?;
-    }
-    stdout.flush()?;
-    drop(stdout);
-    if let Some(takeover) = takeover {
-        // Serving is certain now: the old server may stop accepting.
-        takeover
-            .ready()
-            .context("telling the old server to drain")?;
-    }
-
-    let stats = server.run(shutdown)?;
-    tracing::info!(
-        "shut down: {} connections ({} refused), {} requests, {} errors, {} bytes in, {} bytes out",
-        stats.connections,
-        stats.refused,
-        stats.requests,
-        stats.errors,
-        stats.bytes_in,
-        stats.bytes_out
-    );
-    if handed_over.load(Ordering::SeqCst) {
-        return Ok(Exit::Success);
-    }
-    Ok(caught.exit().unwrap_or(Exit::Success))
+/// SIGHUP for TLS: the certificate, key and client CA files read again for
+/// the connections that come next; a bad file keeps the ones in use.
+fn reload_tls(layers: TlsLayers, settings: TlsSettings) -> OnHangup {
+    Box::new(move || match layers.reload(&settings) {
+        Ok(()) => tracing::info!(
+            "SIGHUP: reloaded the TLS certificate {} and key {}",
+            settings.cert.display(),
+            settings.key.display()
+        ),
+        Err(e) => tracing::error!("SIGHUP: keeping the TLS certificate in use: {e}"),
+    })
 }
 
 /// Where the listening sockets come from: a server handing them over

@@ -79,6 +79,9 @@ counters! {
     mismatches,
     /// Connections that waited longer than the timeout for a response.
     timeouts,
+    /// Keep-alive connections the server closed after one response (the
+    /// reference server ignores keep-alive): reconnected, not errors.
+    closed_after_response,
 }
 
 /// What one thread did: its counts and what is not a plain count.
@@ -131,6 +134,7 @@ mod tests {
             protocol_errors: 8,
             mismatches: 9,
             timeouts: 10,
+            closed_after_response: 11,
         };
         let live = Live::default();
         live.publish(&counts);
@@ -139,7 +143,7 @@ mod tests {
         counts.add(&once);
         let json = serde_json::to_value(counts).expect("serializes");
         let fields = json.as_object().expect("an object");
-        assert_eq!(fields.len(), 10);
+        assert_eq!(fields.len(), 11);
         for (name, value) in fields {
             let doubled = value.as_u64().expect("a number");
             assert_eq!(doubled % 2, 0, "{name} was not added");

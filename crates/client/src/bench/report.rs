@@ -268,11 +268,19 @@ impl fmt::Display for Report {
             "  latency µs   min {:.1}  p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
             l.min, l.p50, l.p90, l.p99, l.p999, l.max
         )?;
-        writeln!(
+        write!(
             f,
             "  connections  {} opened, {} connect errors",
             self.counts.connections_opened, self.counts.connect_errors
         )?;
+        if self.counts.closed_after_response > 0 {
+            write!(
+                f,
+                ", {} closed by the server after one response (it ignores keep-alive)",
+                self.counts.closed_after_response
+            )?;
+        }
+        writeln!(f)?;
         write!(
             f,
             "  errors       {} protocol, {} mismatches, {} timeouts",

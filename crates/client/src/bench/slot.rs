@@ -255,8 +255,16 @@ impl<S> Slot<S> {
             Ok(()) if unsolicited => Some(Fault::Unsolicited),
             Ok(()) => None,
         };
-        if let Some(fault) = fault {
-            return self.fault(workload, fault, books);
+        match fault {
+            // The server answered and will close, as the reference server
+            // does with every connection: reconnect and go on, like
+            // app-client. Requests pipelined behind are given back.
+            Some(Fault::KeepAliveIgnored) => {
+                books.totals.counts.closed_after_response += 1;
+                return self.close(workload, books, true);
+            }
+            Some(fault) => return self.fault(workload, fault, books),
+            None => {}
         }
         if rules.single || answered {
             self.deadline = now.checked_add(rules.timeout);

@@ -30,7 +30,8 @@ pub(crate) enum Fault {
     /// More bytes arrived than there were requests for.
     #[error("the server sent bytes that answer no request")]
     Unsolicited,
-    /// A keep-alive request got an answer without keep-alive.
+    /// A keep-alive request got an answer without keep-alive: the server
+    /// closes after it. The slot reconnects; the answer was judged.
     #[error("the server answered a keep-alive request without keep-alive: it does not keep connections open")]
     KeepAliveIgnored,
     /// The server answered with an error result.

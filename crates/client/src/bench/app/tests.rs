@@ -137,7 +137,7 @@ fn says_why_an_unreadable_answer_is_a_mismatch() {
 }
 
 #[test]
-fn a_response_without_keep_alive_ends_a_keep_alive_connection() {
+fn a_response_without_keep_alive_is_judged_and_ends_the_connection() {
     let workload = AppWorkload::new(false, true, None, &[]).expect("builds");
     let responses = served(&workload, 1, false);
     let (verdicts, result) = run(&workload, &responses, 2);
