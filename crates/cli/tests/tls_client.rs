@@ -165,6 +165,23 @@ fn bench_over_tls_verifies_every_answer_and_counts_handshakes_and_resumptions() 
         "{report}"
     );
 
+    // Without a session cache, every handshake is a full one.
+    let report = clean(
+        &pki,
+        &[
+            "--requests",
+            "100",
+            "--conns",
+            "4",
+            "--tls-no-resumption",
+            "--tls-no-post-quantum",
+        ],
+        &server,
+        "app",
+    );
+    assert!(report["handshakes"].as_u64() >= Some(100), "{report}");
+    assert_eq!(report["resumed"], 0, "{report}");
+
     // Keep-alive, pipelined: one handshake per connection, none resumed
     // (nothing to resume from when they all start at once).
     let report = clean(

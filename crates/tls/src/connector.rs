@@ -37,8 +37,14 @@ pub struct TlsClientSettings {
     /// its private key (PEM).
     pub identity: Option<(PathBuf, PathBuf)>,
     /// Servers whose sessions the cache remembers for resumption (each
-    /// with up to 8 TLS 1.3 tickets, rustls's own limit per server).
+    /// with up to 8 TLS 1.3 tickets, rustls's own limit per server); 0
+    /// turns resumption off, so that every handshake is a full one.
     pub session_cache: usize,
+    /// Offer the post-quantum hybrid key exchange X25519MLKEM768 first
+    /// (the default); without it, X25519 first, as a server that does
+    /// not support the hybrid would choose anyway. A like-for-like
+    /// comparison with such a server turns it off (BENCHMARKS.md).
+    pub post_quantum: bool,
 }
 
 impl TlsClientSettings {
@@ -51,6 +57,7 @@ impl TlsClientSettings {
             ca: ca.into(),
             identity: None,
             session_cache: Self::DEFAULT_SESSION_CACHE,
+            post_quantum: true,
         }
     }
 
@@ -68,7 +75,11 @@ impl TlsClientSettings {
     /// in-memory session cache for every connection made with it.
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsError> {
         let roots = pem::roots("CA", &self.ca)?;
-        let builder = ClientConfig::builder_with_provider(Arc::new(provider::provider()))
+        let provider = match self.post_quantum {
+            true => provider::provider(),
+            false => provider::classical(provider::provider()),
+        };
+        let builder = ClientConfig::builder_with_provider(Arc::new(provider))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
             .with_root_certificates(roots);
         let mut config = match &self.identity {
@@ -84,7 +95,10 @@ impl TlsClientSettings {
                     reason,
                 })?,
         };
-        config.resumption = Resumption::in_memory_sessions(self.session_cache);
+        config.resumption = match self.session_cache {
+            0 => Resumption::disabled(),
+            n => Resumption::in_memory_sessions(n),
+        };
         Ok(Arc::new(config))
     }
 }

@@ -11,7 +11,7 @@ use sockmux_engine::{AppService, AppSession, Connection, Layers, Service, Stats}
 use sockmux_proto::{Limits, SearchService, Table};
 use sockmux_test_support::app::{decode_responses, result, search};
 use sockmux_test_support::tls::Pki;
-use sockmux_tls::rustls::{self, HandshakeKind};
+use sockmux_tls::rustls::{self, HandshakeKind, NamedGroup};
 use sockmux_tls::{TlsClient, TlsClientSettings, TlsConnector, TlsLayer, TlsLayers, TlsSettings};
 
 type Server = Connection<AppSession<SearchService>, TlsLayer>;
@@ -105,6 +105,57 @@ fn answers_come_back_and_a_second_connection_resumes_from_the_connectors_cache()
     let mut server = server(&layers);
     ask(&mut client, &mut server, false);
     assert_eq!(client.handshake_kind(), Some(HandshakeKind::Resumed));
+}
+
+#[test]
+fn settings_turn_resumption_and_the_post_quantum_exchange_off() {
+    let pki = Pki::new();
+    let layers = layers(&pki);
+    let mut settings = TlsClientSettings::new(pki.path("ca.pem"));
+    for (session_cache, post_quantum, kinds, group) in [
+        (
+            256,
+            true,
+            [HandshakeKind::Full, HandshakeKind::Resumed],
+            NamedGroup::X25519MLKEM768,
+        ),
+        (
+            0,
+            true,
+            [HandshakeKind::Full, HandshakeKind::Full],
+            NamedGroup::X25519MLKEM768,
+        ),
+        (
+            256,
+            false,
+            [HandshakeKind::Full, HandshakeKind::Resumed],
+            NamedGroup::X25519,
+        ),
+    ] {
+        settings.session_cache = session_cache;
+        settings.post_quantum = post_quantum;
+        let connector = TlsConnector::from_settings(&settings, "localhost").expect("configuration");
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let mut client = connector.connect();
+            let mut server = server(&layers);
+            ask(&mut client, &mut server, false);
+            got.push(client.handshake_kind().expect("done"));
+            let conn = client.connection();
+            let chosen = conn
+                .negotiated_key_exchange_group()
+                .expect("a group")
+                .name();
+            assert_eq!(
+                chosen, group,
+                "cache {session_cache}, post-quantum {post_quantum}"
+            );
+        }
+        assert_eq!(
+            got, kinds,
+            "cache {session_cache}, post-quantum {post_quantum}"
+        );
+    }
 }
 
 #[test]

@@ -34,6 +34,15 @@ pub struct TlsClientArgs {
     /// HOST is an address the certificate does not name [default: HOST as given]
     #[arg(long, value_name = "NAME", requires = "tls")]
     tls_server_name: Option<String>,
+    /// Make every handshake a full one: no session cache (by default the connections of a run
+    /// resume each other's sessions).
+    #[arg(long, requires = "tls")]
+    tls_no_resumption: bool,
+    /// Offer only classical key exchange (X25519 first), not the post-quantum hybrid
+    /// X25519MLKEM768 offered first by default: what a server without post-quantum support
+    /// uses anyway, for like-for-like measurements.
+    #[arg(long, requires = "tls")]
+    tls_no_post_quantum: bool,
 }
 
 impl TlsClientArgs {
@@ -49,6 +58,10 @@ impl TlsClientArgs {
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             settings = settings.presenting(cert, key);
         }
+        if self.tls_no_resumption {
+            settings.session_cache = 0;
+        }
+        settings.post_quantum = !self.tls_no_post_quantum;
         let name = self.tls_server_name.as_deref().unwrap_or(host.bare());
         let connector = TlsConnector::from_settings(&settings, name).map_err(|e| match e {
             TlsError::ServerName(_) => usage(format!("{e}; see --tls-server-name")),
