@@ -17,6 +17,7 @@ use rustls::client::Resumption;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 
+use crate::sessions::Sessions;
 use crate::{pem, provider, TlsClient, TlsError};
 
 /// What a TLS client is configured with.
@@ -36,9 +37,10 @@ pub struct TlsClientSettings {
     /// Mutual TLS: the client's certificate chain (PEM, leaf first) and
     /// its private key (PEM).
     pub identity: Option<(PathBuf, PathBuf)>,
-    /// Servers whose sessions the cache remembers for resumption (each
-    /// with up to 8 TLS 1.3 tickets, rustls's own limit per server); 0
-    /// turns resumption off, so that every handshake is a full one.
+    /// TLS 1.3 tickets the session cache keeps per server (each resumes
+    /// one connection, so a client reconnecting N connections at once
+    /// wants N); 0 turns resumption off, so that every handshake is a
+    /// full one.
     pub session_cache: usize,
     /// Offer the post-quantum hybrid key exchange X25519MLKEM768 first
     /// (the default); without it, X25519 first, as a server that does
@@ -97,7 +99,7 @@ impl TlsClientSettings {
         };
         config.resumption = match self.session_cache {
             0 => Resumption::disabled(),
-            n => Resumption::in_memory_sessions(n),
+            n => Resumption::store(Arc::new(Sessions::new(n))),
         };
         Ok(Arc::new(config))
     }

@@ -40,6 +40,7 @@ mod layer;
 mod pem;
 mod provider;
 mod record;
+mod sessions;
 mod subject;
 mod wire;
 

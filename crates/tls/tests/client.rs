@@ -108,6 +108,33 @@ fn answers_come_back_and_a_second_connection_resumes_from_the_connectors_cache()
 }
 
 #[test]
+fn the_cache_keeps_a_ticket_for_each_of_many_connections_to_one_server() {
+    // Twenty connections at once, then twenty more: each of the second
+    // twenty resumes with one of the first twenty's tickets (rustls's own
+    // cache keeps 8 per server, so 12 would make full handshakes).
+    let pki = Pki::new();
+    let layers = layers(&pki);
+    let connector = connector(&pki, "ca.pem", "localhost");
+    let mut first: Vec<(TlsClient, Server)> = (0..20)
+        .map(|_| (connector.connect(), server(&layers)))
+        .collect();
+    for (client, server) in &mut first {
+        ask(client, server, false);
+        assert_eq!(client.handshake_kind(), Some(HandshakeKind::Full));
+    }
+    // All twenty take their ticket before any of them gets a new one.
+    let mut second: Vec<(TlsClient, Server)> = (0..20)
+        .map(|_| (connector.connect(), server(&layers)))
+        .collect();
+    let mut resumed = 0;
+    for (client, server) in &mut second {
+        ask(client, server, false);
+        resumed += usize::from(client.handshake_kind() == Some(HandshakeKind::Resumed));
+    }
+    assert_eq!(resumed, 20);
+}
+
+#[test]
 fn settings_turn_resumption_and_the_post_quantum_exchange_off() {
     let pki = Pki::new();
     let layers = layers(&pki);

@@ -87,7 +87,7 @@ pub fn run(args: AppClientArgs) -> anyhow::Result<Exit> {
     signals::install(OnFirst::Exit)?;
     let addrs = host::resolve(&args.host, args.port).map_err(plain)?;
     let mut config = AppClientConfig::new(addrs);
-    config.tls = args.tls.connector(&args.host)?;
+    config.tls = args.tls.connector(&args.host, 1)?;
     config.timeout = args.timeout.0;
     config.keep_alive = args.keep_alive;
     config.limits.max_content = args.max_response;

@@ -171,7 +171,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     config.rate = args.rate;
     config.warmup = args.warmup.0;
     config.max_response = args.max_response;
-    config.tls = args.tls.connector(&args.host)?;
+    config.tls = args.tls.connector(&args.host, args.conns)?;
     config.tables = args
         .table
         .iter()

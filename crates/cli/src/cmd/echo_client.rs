@@ -86,7 +86,7 @@ pub fn run(args: EchoClientArgs) -> anyhow::Result<Exit> {
         connections: args.num_connections,
         payload,
         timeout,
-        tls: args.tls.connector(&args.host)?,
+        tls: args.tls.connector(&args.host, args.num_connections)?,
     };
     let summary = echo_client::run(&config).context("cannot run the event loop")?;
     if let Some(reason) = nothing_connected(&summary) {

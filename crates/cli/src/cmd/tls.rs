@@ -49,8 +49,12 @@ impl TlsClientArgs {
     /// The connector for connections to `host`, with `--tls`: the files
     /// are read and checked here, before anything connects. One per run,
     /// so that every connection of the run resumes from one session
-    /// cache.
-    pub fn connector(&self, host: &Host) -> anyhow::Result<Option<TlsConnector>> {
+    /// cache, which keeps a ticket for each of `concurrent` connections.
+    pub fn connector(
+        &self,
+        host: &Host,
+        concurrent: usize,
+    ) -> anyhow::Result<Option<TlsConnector>> {
         let (true, Some(ca)) = (self.tls, &self.tls_ca) else {
             return Ok(None);
         };
@@ -58,9 +62,10 @@ impl TlsClientArgs {
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             settings = settings.presenting(cert, key);
         }
-        if self.tls_no_resumption {
-            settings.session_cache = 0;
-        }
+        settings.session_cache = match self.tls_no_resumption {
+            true => 0,
+            false => concurrent.max(TlsClientSettings::DEFAULT_SESSION_CACHE),
+        };
         settings.post_quantum = !self.tls_no_post_quantum;
         let name = self.tls_server_name.as_deref().unwrap_or(host.bare());
         let connector = TlsConnector::from_settings(&settings, name).map_err(|e| match e {
