@@ -1,15 +1,17 @@
 //! One load-generator thread: a mio event loop around its slots.
 //!
-//! Owns the sockets (one [`Link`] per slot that wants a connection:
-//! a `sockmux_net::Stream`, with TLS over it if the run asks), the poll, the timer heap that wakes slots on schedule, the
-//! timeout sweep and publishing the counts. Everything a connection
+//! Owns the sockets (one [`Link`] per slot that wants a connection: a
+//! `sockmux_net::Stream`, with TLS over it if the run asks), the poll,
+//! the timer heap that wakes slots on schedule, the timeout sweep and
+//! publishing the counts. Everything a connection
 //! decides (what to send, when, what a byte or a close means, back-off,
 //! timeouts, counting) is the [`Slot`]'s; what a request is belongs to the
 //! [`Workload`].
 //!
 //! In the steady state nothing is allocated per request: write buffers,
 //! the in-flight queues, the decoder and the read buffer are reused, and
-//! the latency histogram has a fixed size.
+//! the latency histogram has a fixed size (over TLS, rustls's buffered
+//! API allocates per record, as it does on the server).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
