@@ -31,6 +31,14 @@ pub fn parse(text: &str) -> Result<Host, String> {
     Ok(Host(text.to_owned()))
 }
 
+impl Host {
+    /// The name without the brackets of an IPv6 literal: what is resolved,
+    /// and what a TLS client checks the server's certificate against.
+    pub fn bare(&self) -> &str {
+        self.0.trim_start_matches('[').trim_end_matches(']')
+    }
+}
+
 impl From<std::net::IpAddr> for Host {
     fn from(ip: std::net::IpAddr) -> Self {
         Self(ip.to_string())
@@ -60,8 +68,7 @@ pub fn parse_or_port(text: &str) -> Result<HostOrPort, String> {
 /// asking the resolver.
 pub fn resolve(host: &Host, port: u16) -> Result<Vec<SocketAddr>, ClientError> {
     let name = host.0.as_str();
-    let literal = name.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = literal.parse() {
+    if let Ok(ip) = host.bare().parse() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let addrs: Vec<SocketAddr> = (name, port)

@@ -15,16 +15,23 @@
 //! closes, as the reference server does, gets a new connection for the next
 //! request. A reused connection that turns out to be closed already (the
 //! server's idle timeout won the race) is replaced once, transparently.
+//!
+//! With [`AppClientConfig::tls`] every connection speaks TLS (the socket
+//! and the handshake are `conn`'s); the requests and responses are the
+//! same bytes inside it, and a reconnection resumes the session.
 
+mod conn;
 mod response;
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sockmux_proto::{encode, Decoder, Limits, ProtoError};
+use sockmux_tls::TlsConnector;
 
 use crate::ClientError;
+use conn::{lost, Conn};
 use response::Head;
 pub use response::Response;
 
@@ -98,6 +105,9 @@ pub struct AppClientConfig {
     /// and the largest header the wire can announce); a response announcing
     /// more is refused as malformed as soon as its header is read.
     pub limits: Limits,
+    /// TLS on every connection (default: plaintext); one connector keeps
+    /// one session cache, so a reconnection resumes.
+    pub tls: Option<TlsConnector>,
 }
 
 impl AppClientConfig {
@@ -111,14 +121,9 @@ impl AppClientConfig {
             timeout: Self::DEFAULT_TIMEOUT,
             keep_alive: false,
             limits: Limits::default(),
+            tls: None,
         }
     }
-}
-
-#[derive(Debug)]
-struct Conn {
-    stream: TcpStream,
-    addr: SocketAddr,
 }
 
 /// A client that sends requests one at a time and reads their responses.
@@ -172,29 +177,23 @@ impl AppClient {
     pub fn close(&mut self, on_event: &mut dyn FnMut(Event<'_>)) {
         if let Some(conn) = self.conn.take() {
             on_event(Event::Closing(conn.addr));
+            conn.close();
         }
     }
 
     fn exchange(&mut self, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Response, ClientError> {
         let timeout = self.config.timeout;
         if self.conn.is_none() {
-            self.conn = Some(connect(&self.config.addrs, timeout, on_event)?);
+            let tls = self.config.tls.as_ref();
+            self.conn = Some(Conn::open(&self.config.addrs, timeout, tls, on_event)?);
         }
         let Some(conn) = self.conn.as_mut() else {
             unreachable!("connected above");
         };
         let addr = conn.addr;
         on_event(Event::Sending(addr, &self.request));
-        let io_err = |source: io::Error, what| match source.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout {
-                addr,
-                what,
-                after: timeout,
-            },
-            _ => ClientError::Io { addr, source },
-        };
-        send(&mut conn.stream, &self.request, Instant::now() + timeout)
-            .map_err(|e| io_err(e, "the request to be sent"))?;
+        conn.send(&self.request, Instant::now() + timeout)
+            .map_err(|e| lost(addr, e, "the request to be sent", timeout))?;
 
         let deadline = Instant::now() + timeout;
         let mut decoder = Decoder::new(self.config.limits);
@@ -216,52 +215,22 @@ impl AppClient {
                     .into_response(buf)
                     .map_err(|source| ClientError::BadReply { addr, source });
             }
-            time_left(deadline)
-                .and_then(|left| conn.stream.set_read_timeout(Some(left)))
-                .map_err(|e| io_err(e, "the response"))?;
-            match conn.stream.read(&mut self.chunk) {
+            match conn.receive(&mut self.chunk, &mut buf, deadline) {
                 Ok(0) => {
                     return Err(ClientError::ClosedEarly {
                         addr,
                         received: buf.len(),
                     })
                 }
-                Ok(n) => buf.extend_from_slice(&self.chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(_) => {}
                 // A reset before any byte of the response is the same
                 // story as an early close, and reads as one.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset && buf.is_empty() => {
                     return Err(ClientError::ClosedEarly { addr, received: 0 })
                 }
-                Err(e) => return Err(io_err(e, "the response")),
+                Err(e) => return Err(lost(addr, e, "the response", timeout)),
             }
         }
-    }
-}
-
-/// Writes all of `bytes` by `deadline`, however slowly the server takes
-/// them (a socket timeout alone would start again at every write).
-fn send(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
-    while !bytes.is_empty() {
-        stream.set_write_timeout(Some(time_left(deadline)?))?;
-        match stream.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// The time until `deadline`, for a socket timeout; `TimedOut` once it has
-/// passed (a zero socket timeout would mean "wait for ever").
-fn time_left(deadline: Instant) -> io::Result<Duration> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err(io::ErrorKind::TimedOut.into())
-    } else {
-        Ok(left)
     }
 }
 
@@ -278,33 +247,9 @@ fn is_stale(e: &ClientError) -> bool {
     }
 }
 
-/// Connects to the first of `addrs` that accepts within `timeout`.
-fn connect(
-    addrs: &[SocketAddr],
-    timeout: Duration,
-    on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<Conn, ClientError> {
-    let mut last = None;
-    for &addr in addrs {
-        on_event(Event::Connecting(addr));
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => {
-                // Requests are small and latency is what a user waits on.
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!("set TCP_NODELAY: {e}");
-                }
-                return Ok(Conn { stream, addr });
-            }
-            Err(source) => last = Some(ClientError::Connect { addr, source }),
-        }
-    }
-    Err(last.unwrap_or_else(|| ClientError::NoAddress {
-        host: String::from("(no address given)"),
-    }))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
     use std::net::TcpListener;
     use std::sync::mpsc;
     use std::thread;

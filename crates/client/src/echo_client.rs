@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use sockmux_tls::TlsConnector;
 use thiserror::Error;
 
 use crate::bench::books::Rules;
@@ -73,6 +74,9 @@ pub struct EchoClientConfig {
     /// A connection that makes no progress (connects, sends or receives
     /// nothing) for this long fails. Default: 10 s.
     pub timeout: Duration,
+    /// TLS on every connection (the handshake is part of connecting;
+    /// `close_notify` comes before the half-close). Default: plaintext.
+    pub tls: Option<TlsConnector>,
 }
 
 impl EchoClientConfig {
@@ -337,6 +341,7 @@ pub fn run(config: &EchoClientConfig) -> io::Result<EchoSummary> {
         },
         pace: None,
         start,
+        tls: config.tls.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let totals = worker::run(Arc::clone(&workload), plan, stop, Arc::default())?;

@@ -9,6 +9,8 @@ use std::time::Duration;
 use sockmux_proto::{ProtoError, ReplyError};
 use thiserror::Error;
 
+use crate::TlsFailure;
+
 /// One cause of a failed exchange with a server.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -81,6 +83,16 @@ pub enum ClientError {
         addr: SocketAddr,
         /// How many.
         extra: usize,
+    },
+    /// TLS failed: the handshake (a certificate refused either way), or
+    /// the connection after it.
+    #[error("{addr}: {source}")]
+    Tls {
+        /// The server.
+        addr: SocketAddr,
+        /// What failed.
+        #[source]
+        source: TlsFailure,
     },
     /// The request could not be encoded.
     #[error("cannot encode the request: {0}")]

@@ -58,9 +58,11 @@ pub mod echo_client;
 mod error;
 mod pattern;
 mod repr;
+mod tls;
 
 pub use app_client::{AppClient, AppClientConfig, AppRequest, Event, Response};
 pub use bench::{BenchConfig, BenchError, Limit, Progress, Report, Target};
 pub use echo_client::{EchoClientConfig, EchoFailure, EchoPayload, EchoSummary};
 pub use error::{describe_io, ClientError};
 pub use repr::PyBytes;
+pub use tls::TlsFailure;

@@ -5,17 +5,15 @@
 //! Per-connection state is [`TlsLayer`]'s.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
-use rustls::{RootCertStore, ServerConfig, ServerConnection};
+use rustls::{ServerConfig, ServerConnection};
 use sockmux_engine::Layers;
 
-use crate::{provider, TlsError, TlsLayer};
+use crate::{pem, provider, TlsError, TlsLayer};
 
 /// What a TLS server is configured with.
 ///
@@ -70,25 +68,19 @@ impl TlsSettings {
     /// The rustls configuration these settings describe: TLS 1.3 and 1.2,
     /// resumption by stateless tickets and by a session cache.
     pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
-        let certs = read_certs("certificate", &self.cert)?;
-        let key = PrivateKeyDer::from_pem_file(&self.key)
-            .map_err(|e| pem_error("private key", &self.key, "private key", e))?;
+        let certs = pem::certs("certificate", &self.cert)?;
+        let key = pem::key("private key", &self.key)?;
         let provider = Arc::new(provider::provider());
         let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
         let builder = match &self.client_ca {
             None => builder.with_no_client_auth(),
             Some(path) => {
-                let mut roots = RootCertStore::empty();
-                for cert in read_certs("client CA", path)? {
-                    roots.add(cert).map_err(|e| TlsError::ClientCa {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    })?;
-                }
+                let roots = pem::roots("client CA", path)?;
                 let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
                     .build()
-                    .map_err(|e| TlsError::ClientCa {
+                    .map_err(|e| TlsError::Ca {
+                        what: "client CA",
                         path: path.clone(),
                         reason: e.to_string(),
                     })?;
@@ -113,41 +105,6 @@ impl TlsSettings {
         // the client's: OpenSSL lists AES-256-GCM/SHA-384 first.
         config.ignore_client_order = true;
         Ok(Arc::new(config))
-    }
-}
-
-/// Every certificate in the PEM file at `path` (at least one).
-fn read_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| pem_error(what, path, "certificate", e))?;
-    if certs.is_empty() {
-        return Err(TlsError::Empty {
-            what,
-            path: path.to_owned(),
-            wanted: "certificate",
-        });
-    }
-    Ok(certs)
-}
-
-fn pem_error(what: &'static str, path: &Path, wanted: &'static str, e: pem::Error) -> TlsError {
-    match e {
-        pem::Error::NoItemsFound => TlsError::Empty {
-            what,
-            path: path.to_owned(),
-            wanted,
-        },
-        pem::Error::Io(e) => TlsError::Pem {
-            what,
-            path: path.to_owned(),
-            reason: e.to_string(),
-        },
-        e => TlsError::Pem {
-            what,
-            path: path.to_owned(),
-            reason: format!("not valid PEM: {e}"),
-        },
     }
 }
 

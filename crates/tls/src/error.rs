@@ -1,6 +1,7 @@
-//! Why a TLS server cannot start: the operator's files and what rustls
-//! made of them. Errors of one connection are not here; they close that
-//! connection as a [`sockmux_engine::LayerError`].
+//! Why a TLS server or client cannot start: the operator's files, the
+//! server name, and what rustls made of them. Errors of one connection
+//! are not here: a server's close that connection as a
+//! [`sockmux_engine::LayerError`], a client's are `rustls::Error`s.
 
 use std::path::PathBuf;
 
@@ -12,7 +13,7 @@ pub enum TlsError {
     /// A PEM file could not be read or parsed.
     #[error("{what} file {path}: {reason}")]
     Pem {
-        /// Which file: certificate, private key or client CA.
+        /// Which file: certificate, private key, client CA or CA.
         what: &'static str,
         /// The file.
         path: PathBuf,
@@ -22,16 +23,18 @@ pub enum TlsError {
     /// A PEM file held nothing of the kind expected.
     #[error("{what} file {path} holds no {wanted} (PEM)")]
     Empty {
-        /// Which file: certificate, private key or client CA.
+        /// Which file: certificate, private key, client CA or CA.
         what: &'static str,
         /// The file.
         path: PathBuf,
         /// What it should have held.
         wanted: &'static str,
     },
-    /// A client CA certificate was refused as a trust anchor.
-    #[error("client CA file {path}: {reason}")]
-    ClientCa {
+    /// A CA certificate was refused as a trust anchor.
+    #[error("{what} file {path}: {reason}")]
+    Ca {
+        /// Which file: the server's client CA, or a client's CA.
+        what: &'static str,
         /// The file.
         path: PathBuf,
         /// Why webpki refused it.
@@ -48,6 +51,10 @@ pub enum TlsError {
         /// Why rustls refused them.
         reason: rustls::Error,
     },
+    /// A client was given a server name that is neither a DNS name nor
+    /// an IP address.
+    #[error("{0:?} is not a server name a certificate can name (a DNS name or an IP address)")]
+    ServerName(String),
     /// The rest of the configuration was refused (protocol versions,
     /// session tickets, fragment size).
     #[error("TLS configuration: {0}")]

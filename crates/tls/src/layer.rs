@@ -21,7 +21,6 @@
 //! sends the alert rustls queued for the peer, nothing of the session's,
 //! and closes.
 
-use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 
 use rustls::{HandshakeKind, ServerConnection};
@@ -29,6 +28,7 @@ use sockmux_engine::{Layer, LayerError, Output};
 
 use crate::record::Records;
 use crate::subject::subject;
+use crate::wire;
 
 /// Encrypted-output capacity an idle connection may keep. The handshake's
 /// flight (about 1 KiB) is freed once sent; a buffer the size of a small
@@ -93,48 +93,14 @@ impl TlsLayer {
         LayerError(format!("TLS from {}: {e}", self.peer))
     }
 
-    /// Hands all decrypted plaintext up, without copying it.
-    fn drain_plaintext(&mut self, up: &mut impl FnMut(&[u8])) {
-        let mut reader = self.conn.reader();
-        while let Ok(plain) = reader.fill_buf() {
-            if plain.is_empty() {
-                break;
-            }
-            let n = plain.len();
-            up(plain);
-            reader.consume(n);
-        }
-    }
-
     /// Encrypts what the session wrote, as far as the output has room,
     /// then the closing alert once the session's output is through.
     fn encrypt(&mut self, above: &mut Output) {
-        loop {
-            let plain = above.pending();
-            let held = self.out.pending().len();
-            if plain.is_empty() || held >= self.out.cap() {
-                break;
-            }
-            let take = plain.len().min(self.out.cap() - held);
-            match self.conn.writer().write(&plain[..take]) {
-                Ok(n) if n > 0 => above.consume(n),
-                _ => break,
-            }
-            self.write_records();
-        }
+        let taken = wire::encrypt(&mut self.conn, above.pending(), &mut self.out);
+        above.consume(taken);
         if self.closing && !self.close_sent && above.pending().is_empty() {
             self.conn.send_close_notify();
             self.close_sent = true;
-        }
-    }
-
-    /// Moves every record rustls has ready into the output.
-    fn write_records(&mut self) {
-        while self.conn.wants_write() {
-            // Writing into a Vec cannot fail, and always makes progress.
-            if self.conn.write_tls(self.out.buf_mut()).is_err() {
-                break;
-            }
         }
     }
 
@@ -176,17 +142,10 @@ impl TlsLayer {
 impl Layer for TlsLayer {
     fn handle_input(&mut self, input: &[u8], mut up: impl FnMut(&[u8])) -> Result<(), LayerError> {
         self.records.track(input);
-        let mut rest = input;
         // Bytes after the peer's close_notify are ignored, as TLS says.
-        while !rest.is_empty() && !self.peer_closed {
-            if self.conn.read_tls(&mut rest).map_err(|e| self.fail(e))? == 0 {
-                break;
-            }
-            let state = self.conn.process_new_packets().map_err(|e| self.fail(e))?;
-            if state.plaintext_bytes_to_read() > 0 {
-                self.drain_plaintext(&mut up);
-            }
-            self.peer_closed = state.peer_has_closed();
+        if !self.peer_closed {
+            self.peer_closed =
+                wire::receive(&mut self.conn, input, &mut up).map_err(|e| self.fail(e))?;
         }
         if !self.reported && !self.conn.is_handshaking() {
             self.report_handshake();
@@ -202,7 +161,7 @@ impl Layer for TlsLayer {
             self.encrypt(above);
         }
         // Handshake messages, tickets, alerts.
-        self.write_records();
+        wire::records(&mut self.conn, &mut self.out);
         &mut self.out
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustls::crypto::hash::HashAlgorithm;
 use rustls::crypto::CryptoProvider;
 use rustls::server::ProducesTickets;
-use rustls::SupportedCipherSuite;
+use rustls::{NamedGroup, SupportedCipherSuite};
 
 /// The provider every configuration is built with: its suites, with the
 /// SHA-256 ones first. The handshake hashes everything with the suite's
@@ -19,6 +19,23 @@ pub(crate) fn provider() -> CryptoProvider {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     // A stable sort: otherwise the provider's order stands.
     provider.cipher_suites.sort_by_key(uses_sha384);
+    provider
+}
+
+/// The same provider without the post-quantum key exchanges (the hybrid
+/// X25519MLKEM768 is offered first otherwise): X25519 first, then the
+/// NIST curves, as servers without post-quantum support choose anyway.
+pub(crate) fn classical(mut provider: CryptoProvider) -> CryptoProvider {
+    provider.kx_groups.retain(|group| {
+        !matches!(
+            group.name(),
+            NamedGroup::X25519MLKEM768
+                | NamedGroup::secp256r1MLKEM768
+                | NamedGroup::MLKEM512
+                | NamedGroup::MLKEM768
+                | NamedGroup::MLKEM1024
+        )
+    });
     provider
 }
 
@@ -38,6 +55,14 @@ pub(crate) fn ticketer() -> Result<Arc<dyn ProducesTickets>, rustls::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_classical_provider_offers_x25519_first_and_no_kem() {
+        assert_eq!(provider().kx_groups[0].name(), NamedGroup::X25519MLKEM768);
+        let groups = classical(provider()).kx_groups;
+        assert_eq!(groups[0].name(), NamedGroup::X25519);
+        assert_eq!(groups.len(), provider().kx_groups.len() - 1);
+    }
 
     #[test]
     fn sha256_suites_come_first_and_none_is_lost() {

@@ -12,6 +12,7 @@ use sockmux_client::{
 use sockmux_proto::{Limits, ProtoError};
 
 use super::say;
+use super::tls::TlsClientArgs;
 use super::{broken_pipe_is_success, plain};
 use crate::exit::{self, Exit};
 use crate::host::{self, Host};
@@ -77,6 +78,8 @@ pub struct AppClientArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse::bytes,
           default_value_t = Limits::DEFAULT_MAX_CONTENT)]
     max_response: usize,
+    #[command(flatten)]
+    tls: TlsClientArgs,
 }
 
 /// Runs `sockmux app-client`.
@@ -84,6 +87,7 @@ pub fn run(args: AppClientArgs) -> anyhow::Result<Exit> {
     signals::install(OnFirst::Exit)?;
     let addrs = host::resolve(&args.host, args.port).map_err(plain)?;
     let mut config = AppClientConfig::new(addrs);
+    config.tls = args.tls.connector(&args.host, 1)?;
     config.timeout = args.timeout.0;
     config.keep_alive = args.keep_alive;
     config.limits.max_content = args.max_response;

@@ -14,6 +14,7 @@ use clap::{Args, ValueEnum};
 use sockmux_client::bench::{self, BenchConfig, BenchError, Limit, Target};
 
 use super::progress::{ProgressDisplay, Show};
+use super::tls::TlsClientArgs;
 use super::{broken_pipe_is_success, plain};
 use crate::exit::{self, usage, Exit};
 use crate::host::{self, Host};
@@ -137,6 +138,8 @@ pub struct BenchArgs {
     /// answer from any of the tables is right (a server reloading between them).
     #[arg(long, value_name = "FILE")]
     table: Vec<PathBuf>,
+    #[command(flatten)]
+    tls: TlsClientArgs,
 }
 
 /// Runs `sockmux bench`; `quiet` is the global `-q`.
@@ -185,6 +188,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<Exit> {
     config.rate = args.rate;
     config.warmup = args.warmup.0;
     config.max_response = args.max_response;
+    config.tls = args.tls.connector(&args.host, args.conns)?;
     config.tables = args
         .table
         .iter()

@@ -11,6 +11,7 @@ use sockmux_client::echo_client::{self, EchoSummary};
 use sockmux_client::{describe_io, EchoClientConfig, EchoFailure, EchoPayload};
 
 use super::say;
+use super::tls::TlsClientArgs;
 use super::{broken_pipe_is_success, plain};
 use crate::exit::{self, Exit};
 use crate::host::{self, Host};
@@ -63,6 +64,8 @@ pub struct EchoClientArgs {
     #[arg(long, value_name = "SECS", value_parser = parse::seconds,
           default_value_t = Secs(EchoClientConfig::DEFAULT_TIMEOUT))]
     timeout: Secs,
+    #[command(flatten)]
+    tls: TlsClientArgs,
 }
 
 /// Runs `sockmux echo-client`.
@@ -83,6 +86,7 @@ pub fn run(args: EchoClientArgs) -> anyhow::Result<Exit> {
         connections: args.num_connections,
         payload,
         timeout,
+        tls: args.tls.connector(&args.host, args.num_connections)?,
     };
     let summary = echo_client::run(&config).context("cannot run the event loop")?;
     if let Some(reason) = nothing_connected(&summary) {

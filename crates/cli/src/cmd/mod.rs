@@ -9,6 +9,7 @@ pub mod echo_client;
 pub mod echo_server;
 mod progress;
 mod server;
+mod tls;
 
 use std::io;
 

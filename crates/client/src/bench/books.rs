@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::counters::Totals;
+use super::link::Established;
 use super::workload::Verdict;
 
 /// How every slot of a thread behaves.
@@ -89,6 +90,17 @@ impl Books {
     pub(crate) fn settle(&mut self, counted: bool) {
         if counted {
             self.settled += 1;
+        }
+    }
+
+    /// A connection came up; a TLS handshake completed in the measured
+    /// period counts.
+    pub(crate) fn established(&mut self, how: Established, rules: &Rules, now: Instant) {
+        if let Established::Tls { resumed } = how {
+            if now >= rules.measure_start {
+                self.totals.counts.handshakes += 1;
+                self.totals.counts.resumed += u64::from(resumed);
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sockmux_proto::Table;
-
+use sockmux_tls::TlsConnector;
 use thiserror::Error;
 
 use super::schedule::Pace;
@@ -85,6 +85,9 @@ pub struct BenchConfig {
     /// requests search a sample of the first one's keys. Empty (the
     /// default): the built-in table.
     pub tables: Vec<Arc<Table>>,
+    /// TLS on every connection, all sharing the connector's session
+    /// cache (a slot connecting again resumes). Default: plaintext.
+    pub tls: Option<TlsConnector>,
 }
 
 impl BenchConfig {
@@ -116,6 +119,7 @@ impl BenchConfig {
             timeout: Self::DEFAULT_TIMEOUT,
             max_response: None,
             tables: Vec::new(),
+            tls: None,
         }
     }
 

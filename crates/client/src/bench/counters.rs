@@ -64,8 +64,12 @@ counters! {
     bytes_sent,
     /// Bytes read.
     bytes_received,
-    /// Connections established.
+    /// Connections established (with TLS: handshake done).
     connections_opened,
+    /// TLS handshakes completed.
+    handshakes,
+    /// TLS handshakes that resumed a session from the run's cache.
+    resumed,
     /// Connection attempts that failed or timed out.
     connect_errors,
     /// Malformed responses, early closes, resets, error answers, bytes
@@ -127,12 +131,14 @@ mod tests {
             bytes_sent: 2,
             bytes_received: 3,
             connections_opened: 4,
-            connect_errors: 5,
-            protocol_errors: 6,
-            mismatches: 7,
-            timeouts: 8,
-            unanswered: 9,
-            closed_after_response: 10,
+            handshakes: 5,
+            resumed: 6,
+            connect_errors: 7,
+            protocol_errors: 8,
+            mismatches: 9,
+            timeouts: 10,
+            unanswered: 11,
+            closed_after_response: 12,
         };
         let live = Live::default();
         live.publish(&counts);
@@ -141,7 +147,7 @@ mod tests {
         counts.add(&once);
         let json = serde_json::to_value(counts).expect("serializes");
         let fields = json.as_object().expect("an object");
-        assert_eq!(fields.len(), 10);
+        assert_eq!(fields.len(), 12);
         for (name, value) in fields {
             let doubled = value.as_u64().expect("a number");
             assert_eq!(doubled % 2, 0, "{name} was not added");

@@ -20,6 +20,7 @@ pub(crate) mod books;
 mod config;
 mod counters;
 pub(crate) mod echo;
+mod link;
 mod report;
 mod schedule;
 mod slot;
@@ -159,6 +160,7 @@ pub fn run(
             rules,
             pace,
             start,
+            tls: config.tls.clone(),
         };
         first_conn += conns;
         let (workload, thread_stop, live, tx) = (
@@ -264,6 +266,7 @@ pub fn run(
         one_shot,
         rate: config.rate,
         warmup: config.warmup,
+        tls: config.tls.is_some(),
     };
     let requests = totals.iter().map(|t| t.counts.requests).sum();
     timeline.sample(finished, requests);

@@ -86,6 +86,8 @@ pub struct Report {
     pub keep_alive: bool,
     /// Each request had a connection of its own.
     pub one_connection_per_request: bool,
+    /// Every connection spoke TLS.
+    pub tls: bool,
     /// Open-loop rate asked for, requests per second; `None` is closed loop.
     pub rate: Option<f64>,
     /// Seconds of warm-up, not counted.
@@ -98,6 +100,11 @@ pub struct Report {
     pub counts: Counts,
     /// `requests / elapsed_secs`.
     pub requests_per_sec: f64,
+    /// `handshakes / elapsed_secs`: TLS handshakes completed in the
+    /// measured period.
+    pub handshakes_per_sec: f64,
+    /// `resumed / handshakes` (0 without handshakes).
+    pub resumption_rate: f64,
     /// `bytes_sent / elapsed_secs`.
     pub bytes_sent_per_sec: f64,
     /// `bytes_received / elapsed_secs`.
@@ -135,6 +142,7 @@ pub(crate) struct Settings {
     pub(crate) one_shot: bool,
     pub(crate) rate: Option<f64>,
     pub(crate) warmup: Duration,
+    pub(crate) tls: bool,
 }
 
 /// What a run measured besides the threads' totals.
@@ -174,11 +182,18 @@ impl Report {
             batch: settings.batch,
             keep_alive: settings.keep_alive,
             one_connection_per_request: settings.one_shot,
+            tls: settings.tls,
             rate: settings.rate,
             warmup_secs: settings.warmup.as_secs_f64(),
             elapsed_secs: secs,
             counts,
             requests_per_sec: per_sec(counts.requests),
+            handshakes_per_sec: per_sec(counts.handshakes),
+            resumption_rate: if counts.handshakes > 0 {
+                counts.resumed as f64 / counts.handshakes as f64
+            } else {
+                0.0
+            },
             bytes_sent_per_sec: per_sec(counts.bytes_sent),
             bytes_received_per_sec: per_sec(counts.bytes_received),
             latency_us: Latency::from_histogram(&histogram),

@@ -1,8 +1,9 @@
 //! One load-generator thread: a mio event loop around its slots.
 //!
-//! Owns the sockets (one `sockmux_net::Stream` per slot that wants a
-//! connection), the poll, the timer heap that wakes slots on schedule, the
-//! timeout sweep and publishing the counts. Everything a connection
+//! Owns the sockets (one [`Link`] per slot that wants a connection: a
+//! `sockmux_net::Stream`, with TLS over it if the run asks), the poll,
+//! the timer heap that wakes slots on schedule, the timeout sweep and
+//! publishing the counts. Everything a connection
 //! decides (what to send, when, what a byte or a close means, back-off,
 //! timeouts, counting) is the [`Slot`]'s; what a request is belongs to the
 //! [`Workload`].
@@ -13,7 +14,8 @@
 //!
 //! In the steady state nothing is allocated per request: write buffers,
 //! the in-flight queues, the decoder and the read buffer are reused, and
-//! the latency histogram has a fixed size.
+//! the latency histogram has a fixed size (over TLS, rustls's buffered
+//! API allocates per record, as it does on the server).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -24,11 +26,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
-use sockmux_net::{Io, Stream};
+use sockmux_net::Io;
+use sockmux_tls::TlsConnector;
 
 use super::alarm::Alarm;
 use super::books::{Books, Rules};
 use super::counters::{Live, Totals};
+use super::link::Link;
 use super::schedule::{Pace, Schedule};
 use super::slot::{Next, Phase, Send, Slot};
 use super::workload::Workload;
@@ -55,11 +59,14 @@ pub(crate) struct Plan {
     /// Open loop; closed loop without.
     pub(crate) pace: Option<Pace>,
     pub(crate) start: Instant,
+    /// TLS for every connection, one session cache for all of them.
+    pub(crate) tls: Option<TlsConnector>,
 }
 
 struct Worker<W: Workload> {
     workload: Arc<W>,
     addr: SocketAddr,
+    tls: Option<TlsConnector>,
     rules: Rules,
     books: Books,
     stop: Arc<AtomicBool>,
@@ -68,8 +75,8 @@ struct Worker<W: Workload> {
     /// Open loop only: wakes the loop on time for the next due request.
     alarm: Option<Alarm>,
     slots: Vec<Slot<W::State>>,
-    /// The socket of each slot that has a connection.
-    streams: Vec<Option<Stream>>,
+    /// The connection of each slot that has one.
+    links: Vec<Option<Link>>,
     timers: Timers,
     scratch: Vec<u8>,
 }
@@ -96,6 +103,7 @@ pub(crate) fn run<W: Workload>(
     let worker = Worker {
         workload,
         addr: plan.addr,
+        tls: plan.tls,
         rules: plan.rules,
         books: Books::new(),
         stop,
@@ -103,7 +111,7 @@ pub(crate) fn run<W: Workload>(
         poll,
         alarm,
         slots,
-        streams: (0..plan.conns).map(|_| None).collect(),
+        links: (0..plan.conns).map(|_| None).collect(),
         timers: Timers::new(plan.conns),
         scratch: vec![0; READ_CHUNK],
     };
@@ -178,8 +186,8 @@ impl<W: Workload> Worker<W> {
                     continue;
                 }
                 let i = event.token().0;
-                if let Some(Some(stream)) = self.streams.get_mut(i) {
-                    stream.on_event(event);
+                if let Some(Some(link)) = self.links.get_mut(i) {
+                    link.on_event(event);
                     self.drive(i);
                 }
             }
@@ -199,26 +207,33 @@ impl<W: Workload> Worker<W> {
             rules,
             books,
             slots,
-            streams,
+            links,
             scratch,
             ..
         } = self;
         let (slot, workload) = (&mut slots[i], &**workload);
-        let Some(stream) = streams[i].as_mut() else {
+        let Some(link) = links[i].as_mut() else {
             return;
         };
         if slot.phase() == Phase::Connecting {
-            match stream.poll_connect() {
+            match link.poll_connect(scratch) {
                 None => return,
-                Some(Ok(())) => slot.connected(rules, books, now),
+                Some(Ok(how)) => {
+                    books.established(how, rules, now);
+                    slot.connected(rules, books, now);
+                }
                 Some(Err(e)) => slot.connect_failed(workload, e, books, now),
             }
         }
         while slot.has_connection() {
-            match stream.read(scratch) {
-                Io::Data(n) => {
-                    slot.input(workload, &scratch[..n], rules, books, now);
+            let io = link.read(scratch, |plain| {
+                // A fault in one piece ends the connection: no more input.
+                if slot.has_connection() {
+                    slot.input(workload, plain, rules, books, now);
                 }
+            });
+            match io {
+                Io::Data(_) => {}
                 Io::Eof => slot.eof(workload, books),
                 Io::Blocked => break,
                 Io::Failed(e) => slot.io_failed(workload, e, books),
@@ -235,7 +250,7 @@ impl<W: Workload> Worker<W> {
             let slot = &mut self.slots[i];
             match slot.pump(&*self.workload, &self.rules, &mut self.books, now) {
                 Next::Connect => match self.connect(i) {
-                    Ok(stream) => self.streams[i] = Some(stream),
+                    Ok(link) => self.links[i] = Some(link),
                     Err(e) => {
                         let books = &mut self.books;
                         self.slots[i].connect_failed(&*self.workload, e, books, now);
@@ -257,18 +272,18 @@ impl<W: Workload> Worker<W> {
         if self.slots[i].has_connection() {
             return;
         }
-        if let Some(mut stream) = self.streams[i].take() {
-            let _ = self.poll.registry().deregister(stream.socket_mut());
+        if let Some(mut link) = self.links[i].take() {
+            let _ = self.poll.registry().deregister(link.socket_mut());
         }
     }
 
-    fn connect(&self, i: usize) -> io::Result<Stream> {
-        let mut stream = Stream::connect(self.addr)?;
+    fn connect(&self, i: usize) -> io::Result<Link> {
+        let mut link = Link::connect(self.addr, self.tls.as_ref())?;
         let interest = Interest::READABLE | Interest::WRITABLE;
         self.poll
             .registry()
-            .register(stream.socket_mut(), Token(i), interest)?;
-        Ok(stream)
+            .register(link.socket_mut(), Token(i), interest)?;
+        Ok(link)
     }
 
     /// Writes what slot `i` has to send until it is all sent or the socket
@@ -276,12 +291,12 @@ impl<W: Workload> Worker<W> {
     /// the loop's next turn.
     fn flush(&mut self, i: usize, now: Instant) {
         let (slot, workload) = (&mut self.slots[i], &*self.workload);
-        let Some(stream) = self.streams[i].as_mut() else {
+        let Some(link) = self.links[i].as_mut() else {
             return;
         };
         loop {
             match slot.poll_send(workload) {
-                Send::Bytes(bytes) => match stream.write(bytes) {
+                Send::Bytes(bytes) => match link.write(bytes) {
                     Io::Data(n) => slot.sent(n, &self.rules, &mut self.books, now),
                     Io::Blocked => return,
                     Io::Failed(e) => break slot.io_failed(workload, e, &mut self.books),
@@ -290,11 +305,16 @@ impl<W: Workload> Worker<W> {
                         break slot.io_failed(workload, e, &mut self.books);
                     }
                 },
-                Send::ShutWrite => match stream.shutdown_write() {
-                    Ok(()) => slot.write_shut(),
+                Send::ShutWrite => match link.shutdown_write() {
+                    Ok(true) => slot.write_shut(),
+                    Ok(false) => return,
                     Err(e) => break slot.io_failed(workload, e, &mut self.books),
                 },
-                Send::Nothing => return,
+                // What TLS still holds for the socket (plaintext: nothing).
+                Send::Nothing => match link.flush() {
+                    Io::Failed(e) => break slot.io_failed(workload, e, &mut self.books),
+                    _ => return,
+                },
             }
         }
         self.release(i);

@@ -18,6 +18,7 @@ fn settings(conns: usize) -> Settings {
         one_shot: false,
         rate: None,
         warmup: Duration::ZERO,
+        tls: false,
     }
 }
 

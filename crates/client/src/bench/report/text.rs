@@ -22,10 +22,11 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "{} ({}) against {}: {}, {}, {mode}, {pace}",
+            "{} ({}) against {}{}: {}, {}, {mode}, {pace}",
             self.target,
             self.request,
             self.addr,
+            if self.tls { " over TLS" } else { "" },
             plural(self.conns as u64, "connection", "connections"),
             plural(self.threads as u64, "thread", "threads"),
         )?;
@@ -40,6 +41,16 @@ impl fmt::Display for Report {
         let c = &self.counts;
         let rate = format!("{:.1}/s", self.requests_per_sec);
         writeln!(f, "  requests     {:>12}  {rate:>14}", c.requests)?;
+        if self.tls {
+            let rate = format!("{:.1}/s", self.handshakes_per_sec);
+            writeln!(
+                f,
+                "  handshakes   {:>12}  {rate:>14}  {} resumed ({:.1}%)",
+                c.handshakes,
+                c.resumed,
+                self.resumption_rate * 100.0
+            )?;
+        }
         for (label, total, per_sec) in [
             ("sent    ", c.bytes_sent, self.bytes_sent_per_sec),
             ("received", c.bytes_received, self.bytes_received_per_sec),
